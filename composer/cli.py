@@ -1,0 +1,171 @@
+"""The ``compose`` command line: a thin layer over composer.pipeline.
+
+Every failure a user can cause prints one line (``error: ...``) on stderr and exits non-zero;
+``--verbose`` shows the traceback for bug reports. Heavy modules are imported inside the
+commands, so ``compose --help`` and a generation start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["main", "cli"]
+
+OUTPUT_SUFFIXES = (".mid", ".midi")
+
+
+class _Cli(click.Group):
+    """A group whose errors are one line on stderr, never a usage block or a traceback."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        args = sys.argv[1:] if args is None else list(args)
+        verbose = "--verbose" in args or "-v" in args
+        try:
+            rv = super().main(args, prog_name=prog_name or "compose", standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as e:
+            click.echo(f"error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except Exception as e:
+            from .errors import ComposerError
+
+            if verbose:
+                raise
+            if isinstance(e, ComposerError):
+                msg = str(e)
+            elif isinstance(e, OSError):
+                msg = f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}"
+            else:
+                msg = f"internal error ({type(e).__name__}: {e}); rerun with --verbose and report it"
+            click.echo(f"error: {msg}", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and debug logging.")
+@click.version_option(package_name="composer", prog_name="compose")
+def cli(verbose: bool) -> None:
+    """Compose music with neural sequence models."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+
+
+def _check_output(output: str, suffixes=OUTPUT_SUFFIXES) -> None:
+    """Fail before any work if the output cannot be written."""
+    from .errors import InputError
+
+    if output == "-":
+        return
+    p = Path(output)
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"cannot write {output}: supported outputs are {', '.join(suffixes)} or - (MIDI to stdout)")
+    if not p.parent.is_dir():
+        raise InputError(f"cannot write {output}: folder {p.parent} does not exist")
+
+
+@cli.command()
+@click.option("--style", help="Style to generate (see `compose info`); default blues.")
+@click.option("--checkpoint", type=click.Path(), help="A checkpoint folder from `compose train`.")
+@click.option("--bars", type=int, help="Length in bars.")
+@click.option("--choruses", type=int, help="Length in choruses (12 bars each for the blues); default 3.")
+@click.option("--key", default="C", show_default=True, help="Tonic: C, Db, D, ..., B (sharps or flats).")
+@click.option("--tempo", type=float, help="Quarter notes per minute; default from the style.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same file, byte for byte.")
+@click.option("--temperature", type=float, help="Sampling temperature (lower is safer); default from the style.")
+@click.option("--swing", type=float, help="0 straight .. 1 triplet swing; default from the style.")
+@click.option("-o", "--output", required=True, help="Output .mid file, or - for MIDI on stdout.")
+def generate(style, checkpoint, bars, choruses, key, tempo, seed, temperature, swing, output) -> None:
+    """Compose a piece and write it as MIDI."""
+    from .errors import InputError
+    from .pipeline import generate as run_generate, resolve_model
+
+    _check_output(output)
+    if bars is not None and choruses is not None:
+        raise InputError("give --bars or --choruses, not both")
+    if choruses is not None:
+        if choruses < 1:
+            raise InputError(f"choruses must be at least 1, got {choruses}")
+        bars = choruses * resolve_model(style, checkpoint)[0].form_bars
+    score = run_generate(style, checkpoint, bars=bars, key=key, tempo=tempo, seed=seed,
+                         temperature=temperature, swing=swing)
+    _write(score, output)
+    if output != "-":
+        click.echo(f"wrote {output}", err=True)
+
+
+def _write(score, output: str) -> None:
+    if output == "-":
+        from .io.midi import midi_bytes
+
+        click.get_binary_stream("stdout").write(midi_bytes(score))
+    else:
+        from .io import write
+
+        write(score, output)
+
+
+@cli.command()
+@click.option("--style", default="blues", show_default=True, help="Style to train.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Run folder (checkpoint, log, loss.png).")
+@click.option("--corpus", type=click.Path(), help="Folder of MIDI files; default the style's built-in corpus.")
+@click.option("--resume", is_flag=True, help="Continue the run in --output where it stopped.")
+@click.option("--size", default="default", show_default=True, help="Model size preset (tiny, default).")
+@click.option("--epochs", type=int, help="Maximum epochs.")
+@click.option("--batch-size", type=int, help="Sequences per batch.")
+@click.option("--lr", type=float, help="Learning rate.")
+@click.option("--patience", type=int, help="Stop after this many epochs without a better validation loss.")
+@click.option("--max-steps", type=int, help="Stop after this many optimizer steps (smoke tests).")
+@click.option("--seed", type=int, help="Seed for data split, shuffling and initialisation.")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
+def train(style, output, corpus, resume, size, epochs, batch_size, lr, patience, max_steps, seed, device) -> None:
+    """Train a style's model on its built-in corpus or on your MIDI files."""
+    from .errors import InputError
+    from .pipeline import train_style
+
+    if not resume and (Path(output) / "config.json").exists():
+        raise InputError(f"{output} already holds a run; use --resume to continue it or choose another folder")
+    result = train_style(style, output, corpus=corpus, size=size, resume=resume, epochs=epochs, batch_size=batch_size,
+                         lr=lr, patience=patience, max_steps=max_steps, seed=seed, device=device)
+    click.echo(f"best validation NLL {result.best_valid:.4f} nats/step after {result.epochs_run} epochs "
+               f"({result.steps} steps); checkpoint in {output}", err=True)
+
+
+@cli.command()
+@click.argument("checkpoint", required=False, type=click.Path())
+def info(checkpoint) -> None:
+    """List styles and shipped checkpoints, or describe one checkpoint folder."""
+    from .checkpoint import read_config, weights_info
+    from .pipeline import pretrained_dir
+    from .styles import STYLES
+
+    if checkpoint:
+        cfg = read_config(checkpoint)
+        size, params = weights_info(checkpoint)
+        click.echo(f"{checkpoint}: style {cfg['style']}, model {cfg['model']['kind']}, {params:,} parameters, "
+                   f"{size / 1e6:.2f} MB, step {cfg.get('step')}, metrics {cfg.get('metrics')}")
+        return
+    click.echo("styles:")
+    for name, st in sorted(STYLES.items()):
+        click.echo(f"  {name:10s} {st.description}")
+    click.echo("shipped checkpoints:")
+    for name, st in sorted(STYLES.items()):
+        d = pretrained_dir(st)
+        if (d / "config.json").exists():
+            cfg = read_config(d)
+            size, params = weights_info(d)
+            nll = cfg.get("metrics", {}).get("valid_nll")
+            click.echo(f"  {name:10s} {cfg['model']['kind']}, {params:,} parameters, {size / 1e6:.2f} MB"
+                       + (f", validation NLL {nll:.3f}" if nll is not None else ""))
+        else:
+            click.echo(f"  {name:10s} (none shipped)")
+
+
+def main() -> None:
+    cli.main()

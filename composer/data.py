@@ -1,0 +1,75 @@
+"""Batches for the one training loop: encoded sequences in, dicts of tensors out.
+
+Every batch holds ``inputs``, ``targets`` and ``mask`` (plus ``cond`` for frame models), the
+contract ``model.loss(batch)`` reads; the trainer never looks inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["FrameData", "split_indices"]
+
+
+def split_indices(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A deterministic (train, valid) split of ``n`` sequences; valid is never empty when n > 1."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_valid = min(n - 1, max(1, round(n * valid_fraction))) if n > 1 else 0
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+
+@dataclass
+class FrameData:
+    """Frame sequences (T, D) with their clocks (T, C), cut into windows of ``seq_len`` steps.
+
+    Each sequence starts from an all-zero frame, so the model learns how pieces begin.
+    """
+
+    frames: list[np.ndarray]
+    cond: list[np.ndarray]
+    seq_len: int = 576
+
+    def __post_init__(self) -> None:
+        self.windows = []  # (sequence index, first step)
+        for i, f in enumerate(self.frames):
+            self.windows += [(i, k) for k in range(0, len(f), self.seq_len)]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    @property
+    def n_frames(self) -> int:
+        return int(sum(len(f) for f in self.frames))
+
+    def subset(self, idx) -> "FrameData":
+        return FrameData([self.frames[i] for i in idx], [self.cond[i] for i in idx], self.seq_len)
+
+    def batches(self, batch_size: int, seed: int | None = None):
+        """Batches of windows, shuffled by ``seed`` (None keeps the order, for validation)."""
+        order = np.arange(len(self.windows))
+        if seed is not None:
+            order = np.random.default_rng(seed).permutation(order)
+        for s in range(0, len(order), batch_size):
+            yield self._collate([self.windows[j] for j in order[s : s + batch_size]])
+
+    def _collate(self, windows) -> dict:
+        L = self.seq_len
+        D, C = self.frames[0].shape[1], self.cond[0].shape[1]
+        inputs = np.zeros((len(windows), L, D), np.float32)
+        targets = np.zeros((len(windows), L, D), np.float32)
+        cond = np.zeros((len(windows), L, C), np.float32)
+        mask = np.zeros((len(windows), L), np.float32)
+        for b, (i, k) in enumerate(windows):
+            f = self.frames[i]
+            n = min(L, len(f) - k)
+            targets[b, :n] = f[k : k + n]
+            inputs[b, 1:n] = f[k : k + n - 1]
+            if k:
+                inputs[b, 0] = f[k - 1]
+            cond[b, :n] = self.cond[i][k : k + n]
+            mask[b, :n] = 1
+        return {"inputs": torch.from_numpy(inputs), "targets": torch.from_numpy(targets),
+                "cond": torch.from_numpy(cond), "mask": torch.from_numpy(mask)}

@@ -1,0 +1,117 @@
+"""The library's two entry points, which the CLI wraps: ``generate`` and ``train_style``.
+
+Both run the one pipeline of DESIGN.md (corpus -> tokenizer -> model -> sampler -> Score) with
+the parts a style names; nothing here depends on which style it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from .errors import CheckpointError, CorpusError, InputError
+from .styles import Style, get_style
+
+__all__ = ["pretrained_dir", "resolve_model", "generate", "encode_corpus", "train_style"]
+
+log = logging.getLogger(__name__)
+
+
+def pretrained_dir(style: Style) -> Path:
+    return Path(__file__).resolve().parent / "pretrained" / (style.pretrained or style.name)
+
+
+def resolve_model(style: str | None, checkpoint: str | Path | None):
+    """(Style, checkpoint folder) from a style name, a checkpoint folder, or both."""
+    from .checkpoint import read_config
+
+    if checkpoint is not None:
+        cfg = read_config(checkpoint)
+        st = get_style(style or cfg["style"])
+        if style and cfg["style"] != style:
+            raise InputError(f"checkpoint {checkpoint} is a {cfg['style']!r} model, not {style!r}")
+        return st, Path(checkpoint)
+    st = get_style(style or "blues")
+    path = pretrained_dir(st)
+    if not (path / "config.json").exists():
+        raise CheckpointError(f"no shipped checkpoint for style {st.name!r}; train one with `compose train --style {st.name}`")
+    return st, path
+
+
+def generate(style: str | None = None, checkpoint: str | Path | None = None, *, bars: int | None = None,
+             key: str = "C", tempo: float | None = None, seed: int = 0, temperature: float | None = None,
+             swing: float | None = None):
+    """Compose one piece and return it as a Score in ``key``."""
+    from .checkpoint import load_checkpoint
+    from .sample import sample_frames
+    from .score import KeySignature, swing as apply_swing, transpose
+    from .theory import key_offset, name_to_pc
+
+    st, path = resolve_model(style, checkpoint)
+    tonic = name_to_pc(key)
+    bars = st.bars if bars is None else bars
+    if not 1 <= bars <= 10_000:
+        raise InputError(f"bars must be between 1 and 10000, got {bars}")
+    tempo = st.tempo if tempo is None else tempo
+    if not 10 <= tempo <= 400:
+        raise InputError(f"tempo must be between 10 and 400 quarter notes per minute, got {tempo}")
+    swing_amount = st.swing if swing is None else swing
+    if not 0 <= swing_amount <= 1:
+        raise InputError(f"swing must be between 0 and 1, got {swing_amount}")
+    ck = load_checkpoint(path)
+    tok = ck.tokenizer
+    cond = tok.conditioning(bars * tok.steps_per_bar)
+    frames = sample_frames(ck.model, cond, temperature=st.temperature if temperature is None else temperature, seed=seed)[0]
+    score = tok.decode(frames, qpm=tempo)
+    score = transpose(score, key_offset(tonic))
+    score = replace(score, key_signatures=[KeySignature(0, tonic, "major")],
+                    meta={"style": st.name, "seed": seed, "key": key})
+    return apply_swing(score, swing_amount)
+
+
+def encode_corpus(tokenizer, scores, names=None):
+    """Encode each score; skip (and report) those the tokenizer cannot represent."""
+    from .errors import TokenizerError
+
+    encoded, skipped = [], []
+    for i, s in enumerate(scores):
+        try:
+            encoded.append(tokenizer.encode(s))
+        except TokenizerError as e:
+            skipped.append((names[i] if names else f"piece {i}", str(e)))
+    return encoded, skipped
+
+
+def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: str = "default",
+                resume: bool = False, progress: bool = True, **overrides):
+    """Train ``style``'s model on its built-in corpus or a folder of MIDI files."""
+    import torch
+
+    from .corpora.folder import read_midi_folder
+    from .data import FrameData, split_indices
+    from .models import build_model
+    from .train import TrainConfig, train
+
+    st = get_style(style)
+    cfg = TrainConfig(**{**st.train_defaults, **{k: v for k, v in overrides.items() if v is not None}})
+    tok = st.make_tokenizer()
+    if corpus is None:
+        scores, names, skipped = st.build_corpus(cfg.seed), None, []
+        source = f"built-in {st.name} corpus"
+    else:
+        scores, names, skipped = read_midi_folder(corpus)
+        source = str(corpus)
+    frames, bad = encode_corpus(tok, scores, names)
+    skipped += bad
+    for name, why in skipped:
+        log.warning("skipped %s: %s", name, why)
+    if not frames:
+        raise CorpusError(f"{source}: no usable piece ({len(skipped)} skipped)")
+    log.info("%s: %d pieces, %d frames (%d skipped)", source, len(frames), sum(len(f) for f in frames), len(skipped))
+    data = FrameData(frames, [tok.conditioning(len(f)) for f in frames])
+    tr, va = split_indices(len(frames), 0.1, cfg.seed)
+    torch.manual_seed(cfg.seed)  # the initial weights are part of what a seed repeats
+    model = build_model(st.model_kind, st.model_config(tok, size))
+    return train(model, tok, data.subset(tr), data.subset(va), cfg, out_dir, style=st.name, resume=resume,
+                 progress=progress, extra={"corpus": source, "pieces": len(frames), "skipped": len(skipped)})

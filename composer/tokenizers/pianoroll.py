@@ -1,0 +1,233 @@
+"""The ``pianoroll`` encoding after Eck & Schmidhuber (2002): one multi-hot frame per eighth note.
+
+A frame is the concatenation of four groups, in the order the model samples them:
+
+    chord_onset (1 bit)    the chord is struck at this step (else the previous chord is held)
+    chord       (24 bits)  chord notes, MIDI [48, 72)
+    melody_onset (1 bit)   a melody note starts here (else the previous melody note is held)
+    melody      (26 bits)  exactly one of: rest, or a pitch in MIDI [60, 85)
+
+Eck & Schmidhuber used chord and melody ranges and a frame per eighth; the onset bits are
+ours, so a repeated note differs from a held one. The melody group is one-of-N because the
+melody is monophonic; the chord group is multi-hot. Material is normalised to a C tonic
+(shift in -6..+5 semitones, then octave folding into the ranges): the documented quantisation
+of this encoding. ``conditioning`` gives the clock (step in bar, bar in the 12-bar form) that the
+model reads beside the frames, as Magenta's lookback RNN reads its position bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import TokenizerError
+from ..score import ChordSymbol, KeySignature, Score, Tempo, TimeSignature, Track, notes_array
+from ..theory import identify_chord, key_offset
+
+__all__ = ["FrameGroup", "PianoRollConfig", "PianoRollTokenizer", "estimate_tonic"]
+
+
+@dataclass(frozen=True)
+class FrameGroup:
+    """A slice of the frame with one output distribution.
+
+    kind: 'bernoulli' (independent bits), 'nade' (autoregressive bits), 'categorical'
+    (exactly one bit on; index 0 means silence). ``onset`` names a 1-bit group: when that bit
+    is 0 this group repeats the previous frame (a held note), which the sampler enforces.
+    """
+
+    name: str
+    kind: str
+    size: int
+    onset: str | None = None
+
+
+@dataclass
+class PianoRollConfig:
+    steps_per_beat: int = 2  # eighth notes, as Eck & Schmidhuber
+    beats_per_bar: int = 4
+    bars_per_form: int = 12  # the clock's period: the 12-bar blues
+    chord_low: int = 48
+    chord_high: int = 72  # exclusive
+    melody_low: int = 60
+    melody_high: int = 85  # exclusive
+    normalize_key: bool = True
+
+
+# Krumhansl-Kessler major profile: enough to find the tonic of blues material with no key signature.
+_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+
+
+def estimate_tonic(score: Score) -> int:
+    hist = np.zeros(12)
+    for t in score.tracks:
+        if not t.is_drum and len(t.notes):
+            np.add.at(hist, t.notes["pitch"] % 12, t.notes["duration"])
+    if not hist.any():
+        return 0
+    scores = [np.corrcoef(np.roll(_MAJOR_PROFILE, k), hist)[0, 1] for k in range(12)]
+    return int(np.argmax(scores))
+
+
+def _fold(pitches: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Move pitches by octaves into [low, high)."""
+    p = pitches.astype(np.int64)
+    p = np.where(p < low, p + 12 * ((low - p + 11) // 12), p)
+    return np.where(p >= high, p - 12 * ((p - high) // 12 + 1), p)
+
+
+class PianoRollTokenizer:
+    kind = "pianoroll"
+
+    def __init__(self, config: PianoRollConfig | None = None, **overrides) -> None:
+        self.config = config or PianoRollConfig(**overrides)
+        c = self.config
+        n_chord, n_mel = c.chord_high - c.chord_low, c.melody_high - c.melody_low
+        self.groups = [
+            FrameGroup("chord_onset", "bernoulli", 1),
+            FrameGroup("chord", "nade", n_chord, onset="chord_onset"),
+            FrameGroup("melody_onset", "bernoulli", 1),
+            FrameGroup("melody", "categorical", n_mel + 1, onset="melody_onset"),
+        ]
+        offsets = np.cumsum([0] + [g.size for g in self.groups])
+        self.slices = {g.name: slice(int(a), int(b)) for g, a, b in zip(self.groups, offsets, offsets[1:])}
+        self.vocab = (
+            ["chord_onset"]
+            + [f"chord_{p}" for p in range(c.chord_low, c.chord_high)]
+            + ["melody_onset", "melody_rest"]
+            + [f"melody_{p}" for p in range(c.melody_low, c.melody_high)]
+        )
+        self.frame_size = len(self.vocab)
+        self.steps_per_bar = c.steps_per_beat * c.beats_per_bar
+        self.cond_size = self.steps_per_bar + c.bars_per_form
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "config": asdict(self.config), "vocab": self.vocab}
+
+    # -- clock -----------------------------------------------------------------------------
+    def conditioning(self, n_steps: int, start: int = 0) -> np.ndarray:
+        """(n_steps, cond_size) one-hot clock: step within the bar, bar within the form."""
+        steps = np.arange(start, start + n_steps)
+        cond = np.zeros((n_steps, self.cond_size), dtype=np.float32)
+        cond[np.arange(n_steps), steps % self.steps_per_bar] = 1
+        cond[np.arange(n_steps), self.steps_per_bar + (steps // self.steps_per_bar) % self.config.bars_per_form] = 1
+        return cond
+
+    # -- encode ----------------------------------------------------------------------------
+    def _roles(self, score: Score) -> tuple[Track | None, list[Track]]:
+        """(melody track, chord tracks): by name first, else the highest pitched track is the melody."""
+        pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
+        pitched = [t for t in pitched if "bass" not in t.name.lower() and not 32 <= t.program <= 39]
+        named = [t for t in pitched if "melody" in t.name.lower() or "lead" in t.name.lower()]
+        if named:
+            melody = named[0]
+        elif len(pitched) > 1:
+            melody = max(pitched, key=lambda t: float(t.notes["pitch"].mean()))
+        else:
+            melody = None
+        return melody, [t for t in pitched if t is not melody]
+
+    def encode(self, score: Score) -> np.ndarray:
+        """Score -> (T, frame_size) uint8 frames, T a whole number of bars."""
+        c = self.config
+        for ts in score.time_signatures:
+            if (ts.numerator, ts.denominator) != (c.beats_per_bar, 4):
+                raise TokenizerError(
+                    f"time signature {ts.numerator}/{ts.denominator} at tick {ts.time}: "
+                    f"the pianoroll encoding needs {c.beats_per_bar}/4"
+                )
+        melody, chord_tracks = self._roles(score)
+        if melody is None and not chord_tracks:
+            raise TokenizerError("no pitched notes to encode")
+        tonic = score.key_signatures[0].tonic if score.key_signatures else estimate_tonic(score)
+        shift = -key_offset(tonic) if c.normalize_key else 0
+        step = score.tpq // c.steps_per_beat
+        n_steps = max(1, -(-round(score.end / step) // self.steps_per_bar)) * self.steps_per_bar
+        frames = np.zeros((n_steps, self.frame_size), dtype=np.uint8)
+
+        def quantised(track: Track, low: int, high: int):
+            n = track.notes
+            on = np.clip(np.round(n["start"] / step).astype(np.int64), 0, n_steps - 1)
+            off = np.clip(np.round((n["start"] + n["duration"]) / step).astype(np.int64), 0, n_steps)
+            return on, np.maximum(off, on + 1), _fold(n["pitch"].astype(np.int64) + shift, low, high)
+
+        cs, co = self.slices["chord"], self.slices["chord_onset"].start
+        for t in chord_tracks:
+            for a, b, p in zip(*quantised(t, c.chord_low, c.chord_high)):
+                frames[a:b, cs.start + p - c.chord_low] = 1
+                frames[a, co] = 1
+        ms, mo = self.slices["melody"], self.slices["melody_onset"].start
+        pitch_at = np.full(n_steps, -1)
+        onset_at = np.zeros(n_steps, dtype=bool)
+        if melody is not None:
+            on, off, pitch = quantised(melody, c.melody_low, c.melody_high)
+            for i in np.argsort(pitch, kind="stable"):  # skyline: the highest note wins
+                pitch_at[on[i]:off[i]] = pitch[i]
+            for i in range(len(on)):
+                if pitch_at[on[i]] == pitch[i]:
+                    onset_at[on[i]] = True
+        # A held note that changes pitch (skyline switched notes) must be an onset.
+        prev = np.concatenate([[-1], pitch_at[:-1]])
+        onset_at |= (pitch_at >= 0) & (pitch_at != prev)
+        onset_at &= pitch_at >= 0
+        frames[np.arange(n_steps), np.where(pitch_at >= 0, ms.start + 1 + pitch_at - c.melody_low, ms.start)] = 1
+        frames[:, mo] = onset_at
+        return frames
+
+    # -- decode ----------------------------------------------------------------------------
+    def decode(self, frames: np.ndarray, tpq: int = 480, qpm: float = 120.0) -> Score:
+        """Frames -> Score in C (tracks Chords, Melody, Bass; chord symbols). Bass is arranged
+        from the chords (a walking line), since the encoding itself carries no bass."""
+        from ..arrange import walking_bass
+
+        c = self.config
+        frames = np.asarray(frames)
+        n = len(frames)
+        step = tpq // c.steps_per_beat
+        chord_bits = frames[:, self.slices["chord"]].astype(bool)
+        chord_on = frames[:, self.slices["chord_onset"].start].astype(bool)
+        chord_notes, symbols = [], []
+        seg_starts = [t for t in range(n) if chord_on[t] or (t and not np.array_equal(chord_bits[t], chord_bits[t - 1]))]
+        for i, a in enumerate(seg_starts):
+            b = seg_starts[i + 1] if i + 1 < len(seg_starts) else n
+            pitches = np.flatnonzero(chord_bits[a]) + c.chord_low
+            chord_notes += [(a * step, (b - a) * step, int(p), 72) for p in pitches]
+            found = identify_chord(pitches % 12, bass=int(pitches[0]) % 12) if len(pitches) else None
+            if found and symbols and symbols[-1].root == found[0] and symbols[-1].quality == found[1] \
+                    and symbols[-1].start + symbols[-1].duration == a * step:
+                last = symbols.pop()
+                symbols.append(ChordSymbol(last.start, (b * step) - last.start, last.root, last.quality))
+            elif found:
+                symbols.append(ChordSymbol(a * step, (b - a) * step, found[0], found[1]))
+
+        mel = frames[:, self.slices["melody"]]
+        idx = mel.argmax(axis=1)  # 0 = rest
+        mel_on = frames[:, self.slices["melody_onset"].start].astype(bool)
+        melody_notes, t = [], 0
+        while t < n:
+            if idx[t] == 0:
+                t += 1
+                continue
+            b = t + 1
+            while b < n and idx[b] == idx[t] and not mel_on[b]:
+                b += 1
+            vel = 96 if t % c.steps_per_beat == 0 else 84
+            melody_notes.append((t * step, (b - t) * step, int(idx[t] - 1 + c.melody_low), vel))
+            t = b
+
+        end = n * step
+        tracks = [
+            Track("Chords", 0, False, notes_array(chord_notes)),
+            Track("Melody", 66, False, notes_array(melody_notes)),
+        ]
+        if symbols:
+            tracks.append(walking_bass(symbols, tpq, end))
+        return Score(
+            tpq=tpq,
+            tempos=[Tempo(0, float(qpm))],
+            time_signatures=[TimeSignature(0, c.beats_per_bar, 4)],
+            key_signatures=[KeySignature(0, 0, "major")],
+            tracks=tracks,
+            chords=symbols,
+        )

@@ -1,0 +1,99 @@
+"""The pianoroll encoding: round trips, key normalisation, the clock, refusals."""
+
+import numpy as np
+import pytest
+
+from composer.errors import TokenizerError
+from composer.score import KeySignature, Score, TimeSignature, Track, transpose
+from composer.tokenizers import build_tokenizer
+from composer.theory import key_offset
+from composer.tokenizers.pianoroll import PianoRollTokenizer, estimate_tonic
+
+E = 240  # an eighth note at tpq 480
+
+
+def _score() -> Score:
+    chords = [(0, 8 * E, p, 72) for p in (55, 58, 60, 64)]  # C7, bar 1
+    chords += [(8 * E, 4 * E, p, 72) for p in (57, 60, 63, 65)]  # F7, half of bar 2
+    chords += [(12 * E, 4 * E, p, 72) for p in (57, 60, 63, 65)]  # F7 re-struck mid-bar
+    melody = [(0, E, 72, 90), (E, E, 72, 90), (2 * E, 3 * E, 75, 90), (8 * E, 2 * E, 67, 90), (12 * E, E, 70, 90)]
+    return Score(
+        tracks=[Track("Chords", 0, False, chords), Track("Melody", 66, False, melody)],
+        time_signatures=[TimeSignature(0, 4, 4)],
+        key_signatures=[KeySignature(0, 0, "major")],
+    )
+
+
+def _notes(track):
+    return sorted(map(tuple, np.stack([track.notes["start"], track.notes["duration"], track.notes["pitch"]], 1).tolist()))
+
+
+def test_round_trip_is_identity_up_to_velocity():
+    tok = PianoRollTokenizer()
+    s = _score()
+    frames = tok.encode(s)
+    assert frames.shape == (16, tok.frame_size)
+    back = tok.decode(frames)
+    for name in ("Chords", "Melody"):
+        assert _notes(back.track(name)) == _notes(s.track(name))
+    assert [(c.root, c.quality) for c in back.chords] == [(0, "7"), (5, "7")]
+    assert np.array_equal(tok.encode(back), frames)
+
+
+def test_repeated_note_differs_from_held_note():
+    tok = PianoRollTokenizer()
+    frames = tok.encode(_score())
+    mo = tok.slices["melody_onset"].start
+    assert frames[0, mo] == 1 and frames[1, mo] == 1  # two eighths of the same C
+    assert frames[2, mo] == 1 and frames[3, mo] == 0 and frames[4, mo] == 0  # a held Eb
+
+
+def test_groups_are_valid_in_every_frame():
+    tok = PianoRollTokenizer()
+    frames = tok.encode(_score())
+    assert (frames[:, tok.slices["melody"]].sum(1) == 1).all()  # exactly one of rest / pitch
+
+
+@pytest.mark.parametrize("tonic", range(12))
+def test_every_key_normalises_to_c(tonic):
+    tok = PianoRollTokenizer()
+    s = _score()
+    moved = transpose(s, key_offset(tonic))
+    assert moved.key_signatures[0].tonic == tonic
+    assert np.array_equal(tok.encode(moved), tok.encode(s))
+
+
+def test_estimate_tonic_without_key_signature():
+    s = _score()
+    s.key_signatures = []
+    assert estimate_tonic(s) in (0, 5)  # C7 / F7 material: C (or its subdominant)
+    assert estimate_tonic(transpose(_score(), 2)) in (2, 7)
+
+
+def test_clock_is_one_hot():
+    tok = PianoRollTokenizer()
+    cond = tok.conditioning(200)
+    assert cond.shape == (200, 8 + 12)
+    assert (cond.sum(1) == 2).all()
+    assert cond[97, 1] == 1 and cond[97, 8 + 0] == 1  # step 97: 2nd eighth of bar 13 = bar 1 of chorus 2
+
+
+def test_wrong_meter_is_refused():
+    s = _score()
+    s.time_signatures = [TimeSignature(0, 3, 4)]
+    with pytest.raises(TokenizerError, match="3/4"):
+        PianoRollTokenizer().encode(s)
+
+
+def test_polyphonic_melody_keeps_the_top_line():
+    tok = PianoRollTokenizer()
+    s = _score()
+    s.tracks[1] = Track("Melody", 66, False, [(0, 4 * E, 64, 80), (0, 2 * E, 72, 80)])
+    back = tok.decode(tok.encode(s))
+    assert _notes(back.track("Melody")) == [(0, 2 * E, 72), (2 * E, 2 * E, 64)]
+
+
+def test_rebuilt_from_its_dict():
+    tok = PianoRollTokenizer()
+    again = build_tokenizer(tok.to_dict())
+    assert again.vocab == tok.vocab and again.config == tok.config
