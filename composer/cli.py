@@ -80,8 +80,16 @@ def _check_output(output: str, suffixes=OUTPUT_SUFFIXES) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same file, byte for byte.")
 @click.option("--temperature", type=float, help="Sampling temperature (lower is safer); default from the style.")
 @click.option("--swing", type=float, help="0 straight .. 1 triplet swing; default from the style.")
+@click.option("--humanize", type=float, default=0.0, help="0 .. 1 timing and velocity jitter.")
+@click.option("--meter", help="Meter, e.g. 6/8 (styles that take one).")
+@click.option("--mode", help="Mode, e.g. major, minor, dorian, mixolydian (styles that take one).")
+@click.option("--groove", help="A named groove or a MIDI file to start from (drums).")
+@click.option("--fill-every", type=int, help="A fill every N bars (drums).")
+@click.option("--form", help="Section plan, e.g. AABA (styles that take one).")
+@click.option("--prime", help="A start to continue, in the style's own notation.")
 @click.option("-o", "--output", required=True, help="Output .mid file, or - for MIDI on stdout.")
-def generate(style, checkpoint, bars, choruses, key, tempo, seed, temperature, swing, output) -> None:
+def generate(style, checkpoint, bars, choruses, key, tempo, seed, temperature, swing, humanize, output,
+             **style_options) -> None:
     """Compose a piece and write it as MIDI."""
     from .errors import InputError
     from .pipeline import generate as run_generate, resolve_model
@@ -93,8 +101,9 @@ def generate(style, checkpoint, bars, choruses, key, tempo, seed, temperature, s
         if choruses < 1:
             raise InputError(f"choruses must be at least 1, got {choruses}")
         bars = choruses * resolve_model(style, checkpoint)[0].form_bars
+    options = {k: v for k, v in style_options.items() if v is not None}
     score = run_generate(style, checkpoint, bars=bars, key=key, tempo=tempo, seed=seed,
-                         temperature=temperature, swing=swing)
+                         temperature=temperature, swing=swing, humanize=humanize, **options)
     _write(score, output)
     if output != "-":
         click.echo(f"wrote {output}", err=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["FrameData", "split_indices"]
+__all__ = ["FrameData", "TokenData", "split_indices"]
 
 
 def split_indices(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,3 +73,43 @@ class FrameData:
             mask[b, :n] = 1
         return {"inputs": torch.from_numpy(inputs), "targets": torch.from_numpy(targets),
                 "cond": torch.from_numpy(cond), "mask": torch.from_numpy(mask)}
+
+
+@dataclass
+class TokenData:
+    """Token id sequences cut into windows of ``seq_len`` predictions (inputs shifted by one)."""
+
+    sequences: list[np.ndarray]
+    seq_len: int = 256
+
+    def __post_init__(self) -> None:
+        self.sequences = [np.asarray(s, dtype=np.int64) for s in self.sequences]
+        self.windows = []  # (sequence index, first input position)
+        for i, s in enumerate(self.sequences):
+            self.windows += [(i, k) for k in range(0, max(len(s) - 1, 0), self.seq_len)]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    @property
+    def n_tokens(self) -> int:
+        return int(sum(len(s) for s in self.sequences))
+
+    def subset(self, idx) -> "TokenData":
+        return TokenData([self.sequences[i] for i in idx], self.seq_len)
+
+    def batches(self, batch_size: int, seed: int | None = None):
+        order = np.arange(len(self.windows))
+        if seed is not None:
+            order = np.random.default_rng(seed).permutation(order)
+        for s in range(0, len(order), batch_size):
+            chunk = [self.windows[j] for j in order[s : s + batch_size]]
+            inputs = np.zeros((len(chunk), self.seq_len), np.int64)
+            targets = np.zeros_like(inputs)
+            mask = np.zeros(inputs.shape, np.float32)
+            for b, (i, k) in enumerate(chunk):
+                seq = self.sequences[i][k : k + self.seq_len + 1]
+                n = len(seq) - 1
+                inputs[b, :n], targets[b, :n], mask[b, :n] = seq[:-1], seq[1:], 1
+            yield {"inputs": torch.from_numpy(inputs), "targets": torch.from_numpy(targets),
+                   "mask": torch.from_numpy(mask)}

@@ -41,11 +41,13 @@ def resolve_model(style: str | None, checkpoint: str | Path | None):
 
 def generate(style: str | None = None, checkpoint: str | Path | None = None, *, bars: int | None = None,
              key: str = "C", tempo: float | None = None, seed: int = 0, temperature: float | None = None,
-             swing: float | None = None):
-    """Compose one piece and return it as a Score in ``key``."""
+             swing: float | None = None, humanize: float = 0.0, **options):
+    """Compose one piece and return it as a Score in ``key``.
+
+    ``options`` are the style's own (a tokenizer's ``prompt``/``grammar`` arguments, e.g. a meter).
+    """
     from .checkpoint import load_checkpoint
-    from .sample import sample_frames
-    from .score import KeySignature, swing as apply_swing, transpose
+    from .score import Tempo, humanize as apply_humanize, swing as apply_swing, transpose
     from .theory import key_offset, name_to_pc
 
     st, path = resolve_model(style, checkpoint)
@@ -57,17 +59,32 @@ def generate(style: str | None = None, checkpoint: str | Path | None = None, *, 
     if not 10 <= tempo <= 400:
         raise InputError(f"tempo must be between 10 and 400 quarter notes per minute, got {tempo}")
     swing_amount = st.swing if swing is None else swing
-    if not 0 <= swing_amount <= 1:
-        raise InputError(f"swing must be between 0 and 1, got {swing_amount}")
+    for name, value in (("swing", swing_amount), ("humanize", humanize)):
+        if not 0 <= value <= 1:
+            raise InputError(f"{name} must be between 0 and 1, got {value}")
+    temperature = st.temperature if temperature is None else temperature
     ck = load_checkpoint(path)
     tok = ck.tokenizer
-    cond = tok.conditioning(bars * tok.steps_per_bar)
-    frames = sample_frames(ck.model, cond, temperature=st.temperature if temperature is None else temperature, seed=seed)[0]
-    score = tok.decode(frames, qpm=tempo)
-    score = transpose(score, key_offset(tonic))
-    score = replace(score, key_signatures=[KeySignature(0, tonic, "major")],
-                    meta={"style": st.name, "seed": seed, "key": key})
-    return apply_swing(score, swing_amount)
+    unknown = set(options) - set(tok.options)
+    if unknown:
+        raise InputError(f"style {st.name!r} takes no option {', '.join(sorted(unknown))}; "
+                         f"its options: {', '.join(tok.options) or 'none'}")
+    if tok.family == "frames":
+        from .sample import sample_frames
+
+        frames = sample_frames(ck.model, tok.conditioning(bars * tok.steps_per_bar), temperature=temperature, seed=seed)
+        score = tok.decode(frames[0])
+    else:
+        from .sample import sample_tokens
+
+        prompt, grammar = tok.prompt(bars=bars, **options), tok.grammar(bars=bars, **options)
+        ids = sample_tokens(ck.model, prompt, st.max_tokens, temperature=temperature, top_k=st.top_k,
+                            top_p=st.top_p, seed=seed, grammar=grammar, stop=tok.end_id)[0]
+        score = tok.decode(ids)
+    score = replace(score, tempos=[Tempo(0, float(tempo))], meta={**score.meta, "style": st.name, "seed": seed})
+    if st.keyed:
+        score = transpose(score, key_offset(tonic))
+    return apply_humanize(apply_swing(score, swing_amount), humanize, seed)
 
 
 def encode_corpus(tokenizer, scores, names=None):
@@ -89,7 +106,7 @@ def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: 
     import torch
 
     from .corpora.folder import read_midi_folder
-    from .data import FrameData, split_indices
+    from .data import FrameData, TokenData, split_indices
     from .models import build_model
     from .train import TrainConfig, train
 
@@ -102,16 +119,22 @@ def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: 
     else:
         scores, names, skipped = read_midi_folder(corpus)
         source = str(corpus)
-    frames, bad = encode_corpus(tok, scores, names)
+    if hasattr(tok, "fit"):  # a vocabulary built from the corpus
+        tok = tok.fit(scores)
+    encoded, bad = encode_corpus(tok, scores, names)
     skipped += bad
     for name, why in skipped:
         log.warning("skipped %s: %s", name, why)
-    if not frames:
+    if not encoded:
         raise CorpusError(f"{source}: no usable piece ({len(skipped)} skipped)")
-    log.info("%s: %d pieces, %d frames (%d skipped)", source, len(frames), sum(len(f) for f in frames), len(skipped))
-    data = FrameData(frames, [tok.conditioning(len(f)) for f in frames])
-    tr, va = split_indices(len(frames), 0.1, cfg.seed)
+    log.info("%s: %d pieces, %d %s (%d skipped)", source, len(encoded), sum(len(e) for e in encoded), tok.family,
+             len(skipped))
+    if tok.family == "frames":
+        data = FrameData(encoded, [tok.conditioning(len(f)) for f in encoded], st.seq_len)
+    else:
+        data = TokenData(encoded, st.seq_len)
+    tr, va = split_indices(len(encoded), 0.1, cfg.seed)
     torch.manual_seed(cfg.seed)  # the initial weights are part of what a seed repeats
     model = build_model(st.model_kind, st.model_config(tok, size))
     return train(model, tok, data.subset(tr), data.subset(va), cfg, out_dir, style=st.name, resume=resume,
-                 progress=progress, extra={"corpus": source, "pieces": len(frames), "skipped": len(skipped)})
+                 progress=progress, extra={"corpus": source, "pieces": len(encoded), "skipped": len(skipped)})

@@ -25,6 +25,7 @@ __all__ = [
     "notes_array",
     "transpose",
     "swing",
+    "humanize",
 ]
 
 NOTE_DTYPE = np.dtype(
@@ -205,3 +206,27 @@ def swing(score: Score, amount: float, grid: int | None = None) -> Score:
         notes["start"], notes["duration"] = start, np.maximum(end - start, 1)
         tracks.append(replace(t, notes=notes))
     return replace(score, tracks=tracks, meta=dict(score.meta, swing=amount))
+
+
+def humanize(score: Score, amount: float, seed: int = 0) -> Score:
+    """A new Score with timing and velocity jitter, as a player would add: ``amount`` 0..1.
+
+    At 1, onsets move by up to a 32nd note (never before 0) and velocities by up to ±16;
+    durations keep their ends where they were when possible. Deterministic for a seed.
+    """
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(f"humanize must be between 0 and 1, got {amount}")
+    rng = np.random.default_rng(seed)
+    tracks = []
+    for t in score.tracks:
+        notes = t.notes.copy()
+        if amount and len(notes):
+            shift = np.round(rng.normal(0, amount * score.tpq / 24, len(notes))).astype(np.int64)
+            shift = np.clip(shift, -score.tpq // 8, score.tpq // 8)
+            start = np.maximum(notes["start"] + shift, 0)
+            notes["duration"] = np.maximum(notes["duration"] - (start - notes["start"]), 1)
+            notes["start"] = start
+            vel = notes["velocity"].astype(np.int64) + np.round(rng.normal(0, amount * 8, len(notes))).astype(np.int64)
+            notes["velocity"] = np.clip(vel, 1, 127)
+        tracks.append(replace(t, notes=sort_notes(notes)))
+    return replace(score, tracks=tracks, meta=dict(score.meta, humanize=amount))

@@ -5,7 +5,7 @@ Nothing else in composer branches on a style's name; adding a style is adding an
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .errors import StyleError
@@ -27,13 +27,18 @@ class Style:
     tempo: float = 120.0
     temperature: float = 1.0
     swing: float = 0.0
+    keyed: bool = True  # the tokenizer works in C and the sampler's output moves to --key
+    top_k: int = 0  # token styles: sampling filters and a length cap
+    top_p: float = 1.0
+    max_tokens: int = 4096
+    seq_len: int = 576  # training window, in frames or tokens
     pretrained: str | None = None  # folder under composer/pretrained
 
     def model_config(self, tokenizer, size: str = "default") -> dict:
+        """The model config: shapes from the tokenizer, capacity from the size preset."""
         if size not in self.sizes:
             raise StyleError(f"style {self.name!r} has no size {size!r}; sizes: {', '.join(self.sizes)}")
-        return {"groups": [asdict(g) for g in tokenizer.groups], "cond_size": tokenizer.cond_size,
-                **self.sizes[size]}
+        return {**tokenizer.model_inputs(), **self.sizes[size]}
 
 
 def _pianoroll():

@@ -1,21 +1,33 @@
-"""Tokenizers: one module per encoding, rebuilt from the dict saved with a checkpoint."""
+"""Tokenizers: one module per encoding, rebuilt from the dict saved with a checkpoint.
+
+Every tokenizer has ``kind``, ``family`` ("frames" or "tokens"), ``vocab``, ``encode(score)``,
+``decode(...)``, ``to_dict()``, ``from_dict(spec)`` and ``model_inputs()`` (what the model's
+shapes depend on). Token tokenizers add ``end_id``, ``options`` (the generation options they
+take), ``prompt(bars, **options)`` and ``grammar(bars, **options)``; a tokenizer whose vocabulary
+comes from the corpus has ``fit(scores)``.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from ..errors import CheckpointError
 
-__all__ = ["build_tokenizer"]
+__all__ = ["TOKENIZERS", "build_tokenizer"]
+
+# kind -> "module:Class", imported only when used.
+TOKENIZERS = {
+    "pianoroll": "composer.tokenizers.pianoroll:PianoRollTokenizer",
+}
 
 
 def build_tokenizer(spec: dict):
     """Rebuild a tokenizer from its ``to_dict()`` form (as stored in a checkpoint's JSON)."""
-    kind = spec.get("kind")
-    if kind == "pianoroll":
-        from .pianoroll import PianoRollConfig, PianoRollTokenizer
-
-        tok = PianoRollTokenizer(PianoRollConfig(**spec.get("config", {})))
-    else:
-        raise CheckpointError(f"unknown tokenizer kind {kind!r}")
-    if "vocab" in spec and spec["vocab"] != tok.vocab:
-        raise CheckpointError(f"the stored {kind} vocabulary does not match this tokenizer's")
-    return tok
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    if kind not in TOKENIZERS:
+        raise CheckpointError(f"unknown tokenizer kind {kind!r}; known: {', '.join(TOKENIZERS)}")
+    module, cls = TOKENIZERS[kind].split(":")
+    try:
+        return getattr(importlib.import_module(module), cls).from_dict(spec)
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"bad {kind} tokenizer config: {e}") from None

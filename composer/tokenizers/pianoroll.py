@@ -79,6 +79,8 @@ def _fold(pitches: np.ndarray, low: int, high: int) -> np.ndarray:
 
 class PianoRollTokenizer:
     kind = "pianoroll"
+    family = "frames"  # the model reads and writes whole frames, not token ids
+    options: tuple[str, ...] = ()  # generation options beyond bars/key/tempo: none
 
     def __init__(self, config: PianoRollConfig | None = None, **overrides) -> None:
         self.config = config or PianoRollConfig(**overrides)
@@ -104,6 +106,17 @@ class PianoRollTokenizer:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "config": asdict(self.config), "vocab": self.vocab}
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> "PianoRollTokenizer":
+        tok = cls(PianoRollConfig(**spec.get("config", {})))
+        if "vocab" in spec and spec["vocab"] != tok.vocab:
+            raise ValueError("the stored vocabulary does not match this pianoroll configuration")
+        return tok
+
+    def model_inputs(self) -> dict:
+        """What the frame model's shape depends on."""
+        return {"groups": [asdict(g) for g in self.groups], "cond_size": self.cond_size}
 
     # -- clock -----------------------------------------------------------------------------
     def conditioning(self, n_steps: int, start: int = 0) -> np.ndarray:
@@ -176,7 +189,7 @@ class PianoRollTokenizer:
         return frames
 
     # -- decode ----------------------------------------------------------------------------
-    def decode(self, frames: np.ndarray, tpq: int = 480, qpm: float = 120.0) -> Score:
+    def decode(self, frames: np.ndarray, tpq: int = 480) -> Score:
         """Frames -> Score in C (tracks Chords, Melody, Bass; chord symbols). Bass is arranged
         from the chords (a walking line), since the encoding itself carries no bass."""
         from ..arrange import walking_bass
@@ -225,7 +238,7 @@ class PianoRollTokenizer:
             tracks.append(walking_bass(symbols, tpq, end))
         return Score(
             tpq=tpq,
-            tempos=[Tempo(0, float(qpm))],
+            tempos=[Tempo(0, 120.0)],
             time_signatures=[TimeSignature(0, c.beats_per_bar, 4)],
             key_signatures=[KeySignature(0, 0, "major")],
             tracks=tracks,

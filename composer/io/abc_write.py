@@ -1,0 +1,350 @@
+"""ABC 2.1 writer: Score -> idiomatic ABC text that our reader turns back into the same notes.
+
+One voice per track: notes that start together become a chord (longest first, since a chord
+lasts as long as its first note), a note that outlives the next onset or bar line is split with
+a tie, gaps become rests. Lengths are multiples of L:, triplets come out as ``(3``, a dotted
+pair of unit notes as ``A>B``, and accidentals are spelt against the key signature and the
+accidentals already written in the bar, exactly as the reader undoes them. Bar lines and repeat
+marks come from ``meta['bars']`` when the score was read from ABC, else from the time signature.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from math import gcd
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..score import Score, Track
+from .abc_common import ABC_TPQ, MODES, AbcError, default_unit, key_name, parse_unit
+
+__all__ = ["score_to_abc", "write_abc"]
+
+_NATURAL_PC = (0, 2, 4, 5, 7, 9, 11)
+_LETTERS = "CDEFGAB"
+_ACC_TEXT = {2: "^^", 1: "^", 0: "=", -1: "_", -2: "__"}
+
+
+def _len_text(num: int, den: int) -> str:
+    """Unit multiple num/den -> ABC length suffix: 1 -> '', 2 -> '2', 1/2 -> '/', 3/4 -> '3/4'."""
+    g = gcd(num, den)
+    num, den = num // g, den // g
+    if den == 1:
+        return "" if num == 1 else str(num)
+    if num == 1:
+        return "/" if den == 2 else f"/{den}"
+    return f"{num}/{den}"
+
+
+def _note_text(li: int, nat: int, acc: int | None) -> str:
+    """Letter index + natural MIDI pitch (+ accidental to print) -> '^f', 'B,', "c'"."""
+    octave = nat // 12 - 5  # 0: C4..B4 upper case, 1: c5..b5 lower case
+    letter = _LETTERS[li]
+    if octave >= 1:
+        text = letter.lower() + "'" * (octave - 1)
+    else:
+        text = letter + "," * (-octave)
+    return (_ACC_TEXT[acc] if acc is not None else "") + text
+
+
+class _Speller:
+    """Chooses letters and accidentals the way the reader will read them back."""
+
+    def __init__(self, alts: tuple[int, ...]):
+        self.alts, self.mem = alts, {}
+        self.flat = sum(alts) < 0
+
+    def spell(self, pitch: int) -> tuple[int, int, int | None]:
+        """pitch -> (letter index, natural pitch, accidental to print or None); updates bar memory."""
+        pc = pitch % 12
+        for li in range(7):
+            alt = self.mem.get(li, self.alts[li])
+            if (_NATURAL_PC[li] + alt) % 12 == pc:
+                return li, pitch - alt, None
+        if pc in _NATURAL_PC:
+            li, alt = _NATURAL_PC.index(pc), 0
+        elif self.flat:
+            li, alt = _NATURAL_PC.index((pc + 1) % 12), -1
+        else:
+            li, alt = _NATURAL_PC.index((pc - 1) % 12), 1
+        self.mem[li] = alt
+        return li, pitch - alt, alt
+
+
+def _pick_tracks(score: Score, tracks) -> list[Track]:
+    pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
+    if tracks == "all":
+        return pitched
+    if tracks is not None:
+        return [score.tracks[i] for i in tracks]
+    named = [t for t in pitched if t.name.lower() == "melody"]
+    return named[:1] or pitched[:1]
+
+
+def _bar_ticks_list(score: Score, end: int) -> list[tuple[int, str]]:
+    """Bar lines from the time signatures when the score carries none of its own."""
+    sigs = sorted(score.time_signatures, key=lambda s: s.time)
+    if not sigs:
+        return [(end, "|]")] if end else []
+    out, t = [], 0
+    for i, sig in enumerate(sigs):
+        stop = sigs[i + 1].time if i + 1 < len(sigs) else end
+        t = max(t, sig.time)
+        step = sig.bar_ticks(score.tpq)
+        while step > 0 and t + step < stop:
+            t += step
+            out.append((t, "|"))
+        if i + 1 == len(sigs):
+            break
+    out.append((max(end, t), "|]"))
+    return [b for b in out if b[0] > 0 or b[1] != "|"]
+
+
+def _events(notes: np.ndarray, bounds: list[int], end: int) -> list[tuple[int, int, list]]:
+    """Sweep the notes: (start, advance, [(pitch, written length, tied on, tied in)]) per event,
+    rests as an empty list. ``bounds`` are ticks (bars, key/meter changes) no event may cross."""
+    starts = notes["start"].tolist()
+    ends = (notes["start"] + notes["duration"]).tolist()
+    pitches = notes["pitch"].tolist()
+    onsets = sorted(set(starts))
+    cuts = sorted(set(onsets) | set(b for b in bounds if 0 < b < end) | {end})
+    out, carry, i, n, ci = [], [], 0, len(starts), 0
+    pos = 0
+    while pos < end:
+        while ci < len(cuts) and cuts[ci] <= pos:
+            ci += 1
+        nb = cuts[ci] if ci < len(cuts) else end
+        group = [(p, e, True) for p, e in carry]
+        while i < n and starts[i] == pos:
+            if ends[i] > pos:
+                group.append((pitches[i], ends[i], False))
+            i += 1
+        if not group:
+            out.append((pos, nb - pos, []))
+            pos = nb
+            continue
+        carry, items = [], []
+        for p, e, tied_in in group:
+            w = min(e, nb)
+            if e > nb:
+                carry.append((p, e))
+            items.append((p, w - pos, e > nb, tied_in))
+        items.sort(key=lambda it: -it[1])
+        adv = items[0][1]
+        out.append((pos, adv, items))
+        pos += adv
+    return out
+
+
+def _tuplet_ok(den: int) -> bool:
+    """True when a length with this denominator is a plain length inside a (3 triplet."""
+    return den % 3 == 0 and (den // 3) & (den // 3 - 1) == 0
+
+
+def _voice_body(score: Score, track: Track, unit: int, alts0: tuple, bars: list, bars_per_line: int) -> str:
+    tpq = score.tpq
+    notes = track.notes
+    end = int((notes["start"] + notes["duration"]).max()) if len(notes) else 0
+    end = max([end] + [t for t, _ in bars])
+    keys = {k.time: k for k in score.key_signatures if k.time > 0}
+    meters = {m.time: m for m in score.time_signatures if m.time > 0}
+    tempos = {t.time: t for t in score.tempos if t.time > 0}
+    modes = score.meta.get("modes") or []
+    key_modes = {k.time: (modes[i] if i < len(modes) else k.mode)
+                 for i, k in enumerate(sorted(score.key_signatures, key=lambda k: k.time))}
+    bar_at: dict[int, list[str]] = {}
+    for t, kind in bars:
+        bar_at.setdefault(t, []).append(kind)
+    bounds = list(bar_at) + list(keys) + list(meters) + list(tempos)
+    events = _events(notes, bounds, end)
+    speller = _Speller(alts0)
+    # tokens: ("bar", text) | ("field", text) | ("ev", start, adv, [(note text, num, den, tie)])
+    toks: list[tuple] = []
+    last_t = -1
+
+    def marks(t: int) -> None:
+        kinds = bar_at.get(t, [])
+        if kinds:
+            text = ""
+            for kind in kinds:
+                if kind.startswith("[") and text.endswith("|"):
+                    text += kind[1:]
+                else:
+                    text += (" " if text else "") + kind
+            toks.append(("bar", text))
+            speller.mem = {}
+        if t in meters:
+            toks.append(("field", f"[M:{meters[t].numerator}/{meters[t].denominator}]"))
+        if t in keys:
+            mode = key_modes.get(t, keys[t].mode)
+            mode = mode if MODES.get(mode, (0, ""))[1] == keys[t].mode else keys[t].mode
+            name, alts = key_name(keys[t].tonic, mode)
+            toks.append(("field", f"[K:{name}]"))
+            speller.alts, speller.mem, speller.flat = alts, {}, sum(alts) < 0
+        if t in tempos:
+            toks.append(("field", f"[Q:1/4={_num(tempos[t].qpm)}]"))
+
+    tied_spelling: dict[int, tuple[int, int]] = {}
+    for start, adv, items in events:
+        if start != last_t:
+            marks(start)
+            last_t = start
+        if not items:
+            toks.append(("ev", start, adv, [("z", adv, unit, False)]))
+            continue
+        written, new_spelling = [], {}
+        for pitch, w, tie_on, tied_in in items:
+            if tied_in and pitch in tied_spelling:
+                li, nat = tied_spelling[pitch]
+                text = _note_text(li, nat, None)
+            else:
+                li, nat, acc = speller.spell(pitch)
+                text = _note_text(li, nat, acc)
+            if tie_on:
+                new_spelling[pitch] = (li, nat)
+            written.append((text + ("" if True else ""), w, unit, tie_on))
+        tied_spelling = new_spelling
+        toks.append(("ev", start, adv, written))
+    for t in sorted(bar_at):
+        if t > last_t:
+            marks(t)
+    return _format(toks, score, bars_per_line, tpq)
+
+
+def _num(x: float) -> str:
+    return str(int(round(x))) if abs(x - round(x)) < 1e-6 else f"{x:.3f}".rstrip("0")
+
+
+def _format(toks: list[tuple], score: Score, bars_per_line: int, tpq: int) -> str:
+    """Tokens -> text: tuplets, broken rhythm, beaming spaces and a line break every few bars."""
+    sig = score.time_signatures[0] if score.time_signatures else None
+    beat = tpq * 4 // sig.denominator * (3 if sig.numerator % 3 == 0 and sig.numerator > 3 else 1) if sig else tpq
+    beat = beat * 2 if sig and (sig.numerator, sig.denominator) == (2, 2) else beat
+    prefix: dict[int, str] = {}
+    scale: dict[int, tuple[int, int]] = {}
+    run: list[int] = []
+
+    def flush() -> None:
+        for j in range(0, len(run), 3):
+            chunk = run[j:j + 3]
+            prefix[chunk[0]] = "(3" if len(chunk) == 3 else f"(3:2:{len(chunk)}"
+            for c in chunk:
+                scale[c] = (3, 2)
+        run.clear()
+
+    for i, tok in enumerate(toks):
+        if tok[0] == "ev" and all(_tuplet_ok(den // gcd(w, den)) for _, w, den, _ in tok[3]):
+            run.append(i)
+        else:
+            flush()
+    flush()
+    broken: dict[int, str] = {}
+    evs = [i for i, tok in enumerate(toks) if tok[0] == "ev"]
+    for a, b in zip(evs, evs[1:]):
+        if b != a + 1 or a in scale or b in scale or a in broken or (a - 1) in broken:
+            continue
+        ta, tb = toks[a][3], toks[b][3]
+        if any(x[0] == "z" or x[3] for x in ta) or any(x[0] == "z" for x in tb):
+            continue
+        ra = {(2 * w) / den for _, w, den, _ in ta}
+        rb = {(2 * w) / den for _, w, den, _ in tb}
+        if ra == {3} and rb == {1}:
+            broken[a] = ">"
+        elif ra == {1} and rb == {3}:
+            broken[a] = "<"
+    out, line, nbars, bar_start = [], "", 0, 0
+    for i, tok in enumerate(toks):
+        if tok[0] == "bar":
+            line += ("" if not line or line.endswith(" ") else " ") + tok[1] + " "
+            bar_start = toks[i + 1][1] if i + 1 < len(toks) and toks[i + 1][0] == "ev" else bar_start
+            if any(ch in tok[1] for ch in "|:"):
+                nbars += 1
+            if nbars >= bars_per_line and i + 1 < len(toks) and toks[i + 1][0] != "bar":
+                out.append(line.rstrip())
+                line, nbars = "", 0
+            continue
+        if tok[0] == "field":
+            line += tok[1]
+            continue
+        _, start, adv, items = tok
+        if bar_start is None or (i > 0 and toks[i - 1][0] == "bar"):
+            bar_start = start
+        n, d = scale.get(i, (1, 1))
+        if i in broken or (i - 1) in broken:
+            parts = [text + ("-" if tie else "") for text, _, _, tie in items]
+        else:
+            parts = [text + _len_text(w * n, den * d) + ("-" if tie else "") for text, w, den, tie in items]
+        body = parts[0] if len(parts) == 1 else "[" + "".join(parts) + "]"
+        line += prefix.get(i, "") + body + broken.get(i, "")
+        if i not in broken and (start + adv - bar_start) % beat == 0:
+            line += " "
+    if line.strip():
+        out.append(line.rstrip())
+    return "\n".join(out)
+
+
+def score_to_abc(score: Score, *, x: int | None = None, tracks=None, bars_per_line: int = 4) -> str:
+    """One Score -> one ABC tune. Writes the track named 'melody' (else the first pitched track);
+    ``tracks="all"`` or a list of indices writes several as V: voices."""
+    meta = score.meta
+    chosen = _pick_tracks(score, tracks)
+    sig = min(score.time_signatures, key=lambda s: s.time) if score.time_signatures else None
+    meter = (sig.numerator, sig.denominator) if sig and sig.time == 0 else None
+    unit_frac = parse_unit(str(meta.get("unit", ""))) or default_unit(meter)
+    unit4, rem = divmod(score.tpq * 4 * unit_frac[0], unit_frac[1])
+    if rem or unit4 <= 0:
+        raise AbcError(f"cannot write L:{unit_frac[0]}/{unit_frac[1]} at tpq {score.tpq}")
+    key0 = min(score.key_signatures, key=lambda k: k.time) if score.key_signatures else None
+    tonic, ks_mode = (key0.tonic, key0.mode) if key0 else (0, "major")
+    mode = meta.get("mode", ks_mode)
+    if MODES.get(mode, (0, ""))[1] != ks_mode:
+        mode = ks_mode
+    kname, alts = key_name(tonic, mode)
+    number = x if x is not None else meta.get("x", 1)
+    head = [f"X:{number}", f"T:{meta.get('title') or 'Untitled'}"]
+    for name, letter in (("composer", "C"), ("rhythm", "R"), ("origin", "O")):
+        if meta.get(name):
+            head.append(f"{letter}:{meta[name]}")
+    head.append(f"M:{meter[0]}/{meter[1]}" if meter else "M:none")
+    head.append(f"L:{unit_frac[0]}/{unit_frac[1]}")
+    tempo0 = [t for t in score.tempos if t.time == 0]
+    if tempo0:
+        head.append(f"Q:1/4={_num(tempo0[0].qpm)}")
+    end = max((int((t.notes["start"] + t.notes["duration"]).max()) for t in chosen if len(t.notes)), default=0)
+    bars = [(int(t), str(k)) for t, k in meta.get("bars", [])] or _bar_ticks_list(score, end)
+    if len(chosen) > 1:
+        for i, t in enumerate(chosen):
+            head.append(f'V:{i + 1} name="{t.name}"' if t.name else f"V:{i + 1}")
+    head.append(f"K:{kname}")
+    body = []
+    for i, t in enumerate(chosen):
+        if len(chosen) > 1:
+            body.append(f"V:{i + 1}")
+        body.append(_voice_body(score, t, unit4, alts, bars, bars_per_line))
+    return "\n".join(head + body) + "\n"
+
+
+def write_abc(scores: Score | Iterable[Score], path: str | os.PathLike, **kwargs) -> None:
+    """Write one or many Scores as an ABC tune file (atomically: temp file, then rename)."""
+    if isinstance(scores, Score):
+        scores = [scores]
+    texts, used = [], set()
+    for i, s in enumerate(scores):
+        x = s.meta.get("x")
+        x = x if isinstance(x, int) and x not in used else i + 1
+        while x in used:
+            x += 1
+        used.add(x)
+        texts.append(score_to_abc(s, x=x, **kwargs))
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(texts))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
