@@ -38,6 +38,8 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # bf16 autocast, on CUDA only
     max_steps: int = 0  # 0 = no limit; a cap for smoke tests
+    warmup_steps: int = 50  # linear warmup, then cosine decay to min_lr_ratio * lr at the last epoch
+    min_lr_ratio: float = 0.05
 
 
 @dataclass
@@ -63,6 +65,14 @@ def pick_device(name: str = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda asked for, but torch sees no CUDA device")
     return dev
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Warmup then cosine decay; a pure function of the step, so resuming needs no scheduler state."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def _to(batch: dict, device) -> dict:
@@ -158,12 +168,13 @@ def train(model, tokenizer, train_data, valid_data, cfg: TrainConfig, out_dir, *
         out.mkdir(parents=True, exist_ok=True)  # like `mkdir -p`: runs/ need not exist yet
 
     autocast = device.type == "cuda" and cfg.amp
+    n_batches = -(-len(train_data) // cfg.batch_size)
+    total_steps = cfg.max_steps or cfg.epochs * n_batches
     stopped_early = False
     epoch = start_epoch - 1
     for epoch in range(start_epoch, cfg.epochs):
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         t0, total, count = time.perf_counter(), 0.0, 0.0
-        n_batches = -(-len(train_data) // cfg.batch_size)
         bar = tqdm(train_data.batches(cfg.batch_size, seed=cfg.seed * 100_003 + epoch), total=n_batches,
                    desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False, unit="batch")
         for batch in bar:
@@ -171,6 +182,8 @@ def train(model, tokenizer, train_data, valid_data, cfg: TrainConfig, out_dir, *
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 loss_sum, n = model.loss(batch)
                 loss = loss_sum / n
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, total_steps, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -183,7 +196,7 @@ def train(model, tokenizer, train_data, valid_data, cfg: TrainConfig, out_dir, *
                 break
         valid = _evaluate(model, valid_data, cfg, device) if len(valid_data) else total / max(count, 1)
         record = {"epoch": epoch + 1, "step": step, "train_loss": total / max(count, 1),
-                  "valid_loss": valid, "seconds": round(time.perf_counter() - t0, 3)}
+                  "valid_loss": valid, "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - t0, 3)}
         history.append(record)
         with open(out / "log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")

@@ -151,9 +151,11 @@ class FrameLSTM(nn.Module):
                 out[:, a:b] = head.sample(u, temperature, gen)
                 continue
             onset = out[:, self.bounds[names.index(g.onset)][0]].bool()  # (B,)
-            fresh = head.sample(u, temperature, gen, allow_silence=~onset)
             held = prev[:, a:b].clone()
             if g.kind == "categorical":  # holding "nothing" (the start frame) is holding silence
                 held[:, 0] = torch.where(held.sum(-1) == 0, 1.0, held[:, 0])
-            out[:, a:b] = torch.where(onset.unsqueeze(-1), fresh, held)
+            if onset.any():  # most steps hold: skip the head's work when no row needs it
+                fresh = head.sample(u, temperature, gen, allow_silence=~onset)
+                held = torch.where(onset.unsqueeze(-1), fresh, held)
+            out[:, a:b] = held
         return out
