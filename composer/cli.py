@@ -15,8 +15,6 @@ import click
 
 __all__ = ["main", "cli"]
 
-OUTPUT_SUFFIXES = (".mid", ".midi")
-
 
 class _Cli(click.Group):
     """A group whose errors are one line on stderr, never a usage block or a traceback."""
@@ -57,15 +55,16 @@ def cli(verbose: bool) -> None:
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 
-def _check_output(output: str, suffixes=OUTPUT_SUFFIXES) -> None:
+def _check_output(output: str) -> None:
     """Fail before any work if the output cannot be written."""
     from .errors import InputError
+    from .io import WRITERS
 
     if output == "-":
         return
     p = Path(output)
-    if p.suffix.lower() not in suffixes:
-        raise InputError(f"cannot write {output}: supported outputs are {', '.join(suffixes)} or - (MIDI to stdout)")
+    if p.suffix.lower() not in WRITERS:
+        raise InputError(f"cannot write {output}: supported outputs are {', '.join(WRITERS)} or - (MIDI to stdout)")
     if not p.parent.is_dir():
         raise InputError(f"cannot write {output}: folder {p.parent} does not exist")
 
@@ -87,10 +86,12 @@ def _check_output(output: str, suffixes=OUTPUT_SUFFIXES) -> None:
 @click.option("--fill-every", type=int, help="A fill every N bars (drums).")
 @click.option("--form", help="Section plan, e.g. AABA (styles that take one).")
 @click.option("--prime", help="A start to continue, in the style's own notation.")
-@click.option("-o", "--output", required=True, help="Output .mid file, or - for MIDI on stdout.")
-def generate(style, checkpoint, bars, choruses, key, tempo, seed, temperature, swing, humanize, output,
+@click.option("--count", type=int, default=1, show_default=True,
+              help="Pieces to compose (seeds seed, seed+1, ...): one tune book for .abc, else name-01.mid, ...")
+@click.option("-o", "--output", required=True, help="Output file (.mid, .abc, .musicxml, ...), or - for MIDI on stdout.")
+def generate(style, checkpoint, bars, choruses, key, tempo, seed, temperature, swing, humanize, count, output,
              **style_options) -> None:
-    """Compose a piece and write it as MIDI."""
+    """Compose pieces and write them (the format follows the output's extension)."""
     from .errors import InputError
     from .pipeline import generate as run_generate, resolve_model
 
@@ -101,23 +102,22 @@ def generate(style, checkpoint, bars, choruses, key, tempo, seed, temperature, s
         if choruses < 1:
             raise InputError(f"choruses must be at least 1, got {choruses}")
         bars = choruses * resolve_model(style, checkpoint)[0].form_bars
+    if not 1 <= count <= 10_000:
+        raise InputError(f"count must be between 1 and 10000, got {count}")
+    if count > 1 and output == "-":
+        raise InputError("--count needs a file to write to, not -")
     options = {k: v for k, v in style_options.items() if v is not None}
-    score = run_generate(style, checkpoint, bars=bars, key=key, tempo=tempo, seed=seed,
-                         temperature=temperature, swing=swing, humanize=humanize, **options)
-    _write(score, output)
-    if output != "-":
-        click.echo(f"wrote {output}", err=True)
-
-
-def _write(score, output: str) -> None:
+    scores = [run_generate(style, checkpoint, bars=bars, key=key, tempo=tempo, seed=seed + i, temperature=temperature,
+                           swing=swing, humanize=humanize, **options) for i in range(count)]
     if output == "-":
         from .io.midi import midi_bytes
 
-        click.get_binary_stream("stdout").write(midi_bytes(score))
-    else:
-        from .io import write
+        click.get_binary_stream("stdout").write(midi_bytes(scores[0]))
+        return
+    from .io import write_all
 
-        write(score, output)
+    for path in write_all(scores, output):
+        click.echo(f"wrote {path}", err=True)
 
 
 @cli.command()
@@ -125,7 +125,8 @@ def _write(score, output: str) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(), help="Run folder (checkpoint, log, loss.png).")
 @click.option("--corpus", type=click.Path(), help="Folder of MIDI files; default the style's built-in corpus.")
 @click.option("--resume", is_flag=True, help="Continue the run in --output where it stopped.")
-@click.option("--size", default="default", show_default=True, help="Model size preset (tiny, default).")
+@click.option("--size", default="default", show_default=True, help="Model size preset (tiny, default, ...).")
+@click.option("--model", "model_name", help="Another model the style offers, e.g. transformer.")
 @click.option("--epochs", type=int, help="Maximum epochs.")
 @click.option("--batch-size", type=int, help="Sequences per batch.")
 @click.option("--lr", type=float, help="Learning rate.")
@@ -133,17 +134,60 @@ def _write(score, output: str) -> None:
 @click.option("--max-steps", type=int, help="Stop after this many optimizer steps (smoke tests).")
 @click.option("--seed", type=int, help="Seed for data split, shuffling and initialisation.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
-def train(style, output, corpus, resume, size, epochs, batch_size, lr, patience, max_steps, seed, device) -> None:
+@click.option("--threads", type=int, help="CPU threads for torch (1 is often fastest for small models).")
+def train(style, output, corpus, resume, size, model_name, epochs, batch_size, lr, patience, max_steps, seed, device,
+          threads) -> None:
     """Train a style's model on its built-in corpus or on your MIDI files."""
     from .errors import InputError
     from .pipeline import train_style
 
     if not resume and (Path(output) / "config.json").exists():
         raise InputError(f"{output} already holds a run; use --resume to continue it or choose another folder")
-    result = train_style(style, output, corpus=corpus, size=size, resume=resume, epochs=epochs, batch_size=batch_size,
-                         lr=lr, patience=patience, max_steps=max_steps, seed=seed, device=device)
+    result = train_style(style, output, corpus=corpus, size=size, model=model_name, resume=resume, epochs=epochs, batch_size=batch_size,
+                         lr=lr, patience=patience, max_steps=max_steps, seed=seed, device=device, threads=threads)
     click.echo(f"best validation NLL {result.best_valid:.4f} nats/step after {result.epochs_run} epochs "
                f"({result.steps} steps); checkpoint in {output}", err=True)
+
+
+@cli.command()
+@click.argument("source", type=click.Path())
+@click.option("-o", "--output", required=True, help="Output file; its extension picks the format.")
+@click.option("--grid", type=int, default=4, show_default=True,
+              help="Quantise to 1/GRID of a quarter note when converting to ABC (4 = sixteenths).")
+def convert(source, output, grid) -> None:
+    """Convert between MIDI, ABC and MusicXML (a tune book in, one book or a file per tune out)."""
+    from .convert import convert_file
+
+    _check_output(output)
+    if output == "-":
+        from .errors import InputError
+
+        raise InputError("convert needs an output file, not -")
+    for path in convert_file(source, output, grid=grid):
+        click.echo(f"wrote {path}", err=True)
+
+
+@cli.group()
+def corpus() -> None:
+    """Build training corpora."""
+
+
+@corpus.command("build")
+@click.argument("style")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Folder for the splits and the manifest.")
+@click.option("--source", type=click.Path(), help="A file or folder to read instead of the style's built-in corpus.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def corpus_build(style, output, source, seed) -> None:
+    """Tokenise a corpus into train/valid/test splits with a report of what was skipped and why."""
+    from .corpora.build import build_corpus
+
+    m = build_corpus(style, output, source=source, seed=seed)
+    click.echo(f"{m['source']}: kept {m['kept']} of {m['read'] + m['unreadable']} pieces "
+               f"(train {m['splits']['train']}, valid {m['splits']['valid']}, test {m['splits']['test']}); "
+               f"{m['tokens']:,} tokens, vocabulary {len(m['tokenizer']['vocab'])}", err=True)
+    for reason, n in m["skipped_by_reason"].items():
+        click.echo(f"  skipped {n}: {reason}", err=True)
+    click.echo(f"wrote {output}", err=True)
 
 
 @cli.command()

@@ -14,8 +14,19 @@ import torch
 __all__ = ["FrameData", "TokenData", "split_indices"]
 
 
-def split_indices(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A deterministic (train, valid) split of ``n`` sequences; valid is never empty when n > 1."""
+def split_indices(n: int, valid_fraction: float, seed: int, keys: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A deterministic (train, valid) split of ``n`` sequences; valid is never empty when n > 1.
+
+    With ``keys`` (e.g. content hashes), pieces sharing a key always land in the same split.
+    """
+    if keys is not None:
+        import hashlib
+
+        groups = sorted(set(keys), key=lambda k: hashlib.sha1(f"{seed}:{k}".encode()).hexdigest())
+        n_valid = min(len(groups) - 1, max(1, round(len(groups) * valid_fraction))) if len(groups) > 1 else 0
+        valid_keys = set(groups[:n_valid])
+        is_valid = np.array([k in valid_keys for k in keys], dtype=bool)
+        return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
     order = np.random.default_rng(seed).permutation(n)
     n_valid = min(n - 1, max(1, round(n * valid_fraction))) if n > 1 else 0
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])

@@ -7,12 +7,13 @@ progressions of the shipped corpus (``corpora/blues/progressions.json``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from .theory import scale_pcs
 
-__all__ = ["FormReport", "blues_form_report"]
+__all__ = ["FormReport", "blues_form_report", "abc_bars_ok", "check_abc_tune"]
 
 
 @dataclass
@@ -79,3 +80,38 @@ def blues_form_report(frames: np.ndarray, tokenizer, progressions: dict) -> Form
         in_scale=in_scale / max(notes, 1), chord_tones_strong=strong_ct / max(strong, 1),
         chord_tones_all=all_ct / max(notes, 1), drifted_runs=drifted, committed=committed,
     )
+
+
+_LINE_KINDS = {"|", "||", "|]", "|:", ":|", "::", "[|"}
+
+
+def abc_bars_ok(score) -> bool:
+    """Every bar between two bar lines is the meter's length (the pickup and the last bar excepted),
+    and the tune ends on a bar line."""
+    ts = score.time_signatures[0]
+    bar = Fraction(ts.numerator * 4, ts.denominator) * score.tpq
+    ticks = sorted({t for t, k in score.meta.get("bars", []) if k in _LINE_KINDS and t > 0})
+    end = max(int((t.notes["start"] + t.notes["duration"]).max()) for t in score.tracks if len(t.notes))
+    if not ticks or ticks[-1] < end:
+        return False
+    inner = [b - a for a, b in zip(ticks, ticks[1:])]
+    return all(x == bar for x in inner[:-1]) and 0 < (inner[-1] if inner else bar) <= bar
+
+
+def check_abc_tune(text: str) -> tuple[bool, bool, bool]:
+    """(parses with our reader, parses with music21, bar lengths right) for one ABC tune."""
+    from music21 import converter
+
+    from .errors import ComposerError
+    from .io.abc import parse_tune
+
+    try:
+        ours = parse_tune(text)
+        ok_ours = bool(ours.tracks)
+    except ComposerError:
+        return False, False, False
+    try:
+        ok_m21 = len(converter.parse(text, format="abc").flatten().notes) > 0
+    except Exception:  # music21 raises many kinds on text it cannot read
+        ok_m21 = False
+    return ok_ours, ok_m21, ok_ours and abc_bars_ok(ours)

@@ -100,29 +100,48 @@ def encode_corpus(tokenizer, scores, names=None):
     return encoded, skipped
 
 
+def _corpus_parts(result) -> tuple[list, list | None, list]:
+    """A style's build_corpus gives Scores, or (scores, names, skipped) when it read files."""
+    return result if isinstance(result, tuple) else (result, None, [])
+
+
 def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: str = "default",
-                resume: bool = False, progress: bool = True, **overrides):
-    """Train ``style``'s model on its built-in corpus or a folder of MIDI files."""
+                model: str | None = None, resume: bool = False, progress: bool = True, **overrides):
+    """Train ``style``'s model on its built-in corpus, a file or folder of music, or a built corpus."""
+    import hashlib
+
+    import numpy as np
     import torch
 
-    from .corpora.folder import read_midi_folder
+    from .corpora.build import is_built, load_built
+    from .corpora.folder import read_corpus
     from .data import FrameData, TokenData, split_indices
     from .models import build_model
-    from .train import TrainConfig, train
+    from .train import TrainConfig, check_resumable, pick_device, train
 
+    if resume:
+        check_resumable(out_dir)
     st = get_style(style)
     cfg = TrainConfig(**{**st.train_defaults, **{k: v for k, v in overrides.items() if v is not None}})
+    pick_device(cfg.device)  # a bad --device fails before the corpus is read
     tok = st.make_tokenizer()
-    if corpus is None:
-        scores, names, skipped = st.build_corpus(cfg.seed), None, []
-        source = f"built-in {st.name} corpus"
+    prebuilt = None
+    if corpus is not None and is_built(corpus):
+        tok, prebuilt, manifest = load_built(corpus)
+        if manifest["style"] != st.name:
+            raise CorpusError(f"{corpus} was built for style {manifest['style']!r}, not {st.name!r}")
+        encoded, skipped, source = prebuilt["train"] + prebuilt["valid"], [], str(corpus)
     else:
-        scores, names, skipped = read_midi_folder(corpus)
-        source = str(corpus)
-    if hasattr(tok, "fit"):  # a vocabulary built from the corpus
-        tok = tok.fit(scores)
-    encoded, bad = encode_corpus(tok, scores, names)
-    skipped += bad
+        if corpus is None:
+            scores, names, skipped = _corpus_parts(st.build_corpus(cfg.seed))
+            source = f"built-in {st.name} corpus"
+        else:
+            scores, names, skipped = read_corpus(corpus)
+            source = str(corpus)
+        if hasattr(tok, "fit"):  # a vocabulary built from the corpus
+            tok = tok.fit(scores)
+        encoded, bad = encode_corpus(tok, scores, names)
+        skipped += bad
     for name, why in skipped:
         log.warning("skipped %s: %s", name, why)
     if not encoded:
@@ -133,8 +152,14 @@ def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: 
         data = FrameData(encoded, [tok.conditioning(len(f)) for f in encoded], st.seq_len)
     else:
         data = TokenData(encoded, st.seq_len)
-    tr, va = split_indices(len(encoded), 0.1, cfg.seed)
+    if prebuilt is not None:  # the built corpus's own split
+        n_train = len(prebuilt["train"])
+        tr, va = np.arange(n_train), np.arange(n_train, len(encoded))
+    else:
+        keys = [hashlib.sha1(np.asarray(e).tobytes()).hexdigest() for e in encoded] if st.split_by_content else None
+        tr, va = split_indices(len(encoded), 0.1, cfg.seed, keys=keys)
+    kind, config = st.model(model, tok, size)
     torch.manual_seed(cfg.seed)  # the initial weights are part of what a seed repeats
-    model = build_model(st.model_kind, st.model_config(tok, size))
-    return train(model, tok, data.subset(tr), data.subset(va), cfg, out_dir, style=st.name, resume=resume,
+    net = build_model(kind, config)
+    return train(net, tok, data.subset(tr), data.subset(va), cfg, out_dir, style=st.name, resume=resume,
                  progress=progress, extra={"corpus": source, "pieces": len(encoded), "skipped": len(skipped)})

@@ -26,6 +26,8 @@ __all__ = [
     "transpose",
     "swing",
     "humanize",
+    "quantize",
+    "pitch_class_histogram",
 ]
 
 NOTE_DTYPE = np.dtype(
@@ -230,3 +232,26 @@ def humanize(score: Score, amount: float, seed: int = 0) -> Score:
             notes["velocity"] = np.clip(vel, 1, 127)
         tracks.append(replace(t, notes=sort_notes(notes)))
     return replace(score, tracks=tracks, meta=dict(score.meta, humanize=amount))
+
+
+def quantize(score: Score, grid: int) -> Score:
+    """A new Score with note starts and ends snapped to multiples of ``grid`` ticks (at least one grid long)."""
+    if grid <= 0:
+        raise ValueError(f"grid must be positive, got {grid}")
+    tracks = []
+    for t in score.tracks:
+        notes = t.notes.copy()
+        start = np.round(notes["start"] / grid).astype(np.int64) * grid
+        end = np.round((notes["start"] + notes["duration"]) / grid).astype(np.int64) * grid
+        notes["start"], notes["duration"] = start, np.maximum(end - start, grid)
+        tracks.append(replace(t, notes=sort_notes(notes)))
+    return replace(score, tracks=tracks, meta=dict(score.meta))
+
+
+def pitch_class_histogram(score: Score) -> np.ndarray:
+    """Duration-weighted pitch classes of the pitched tracks (for key finding)."""
+    hist = np.zeros(12)
+    for t in score.tracks:
+        if not t.is_drum and len(t.notes):
+            np.add.at(hist, t.notes["pitch"] % 12, t.notes["duration"])
+    return hist

@@ -33,12 +33,18 @@ class Style:
     max_tokens: int = 4096
     seq_len: int = 576  # training window, in frames or tokens
     pretrained: str | None = None  # folder under composer/pretrained
+    alternatives: dict = field(default_factory=dict)  # other models: name -> (kind, sizes)
+    split_by_content: bool = False  # identical pieces (after encoding) always share a split
 
-    def model_config(self, tokenizer, size: str = "default") -> dict:
-        """The model config: shapes from the tokenizer, capacity from the size preset."""
-        if size not in self.sizes:
-            raise StyleError(f"style {self.name!r} has no size {size!r}; sizes: {', '.join(self.sizes)}")
-        return {**tokenizer.model_inputs(), **self.sizes[size]}
+    def model(self, name: str | None, tokenizer, size: str = "default") -> tuple[str, dict]:
+        """(model kind, config) for ``--model name`` (None: the style's own) at a size preset."""
+        kind, sizes = (self.model_kind, self.sizes) if name in (None, "default") else self.alternatives.get(name, (None, None))
+        if kind is None:
+            raise StyleError(f"style {self.name!r} has no model {name!r}; models: "
+                             f"{', '.join(['default', *self.alternatives])}")
+        if size not in sizes:
+            raise StyleError(f"style {self.name!r} has no size {size!r}; sizes: {', '.join(sizes)}")
+        return kind, {**tokenizer.model_inputs(), **sizes[size]}
 
 
 def _pianoroll():
@@ -50,7 +56,32 @@ def _pianoroll():
 def _blues_corpus(seed: int) -> list:
     from .corpora.blues import generate_blues
 
-    return generate_blues(n_songs=480, choruses=6, seed=seed)
+    # Long songs (12 choruses): the model must keep the form past the 10 choruses the benchmark asks for.
+    return generate_blues(n_songs=240, choruses=12, seed=seed)
+
+
+def _drums_tokenizer():
+    from .tokenizers.drums import DrumsTokenizer
+
+    return DrumsTokenizer()
+
+
+def _drums_corpus(seed: int) -> list:
+    from .corpora.drums import generate_drums
+
+    return generate_drums(n_songs=120, seed=seed)
+
+
+def _chords_tokenizer():
+    from .tokenizers.chords import ChordTokenizer
+
+    return ChordTokenizer()
+
+
+def _jazz_corpus(seed: int) -> list:
+    from .corpora.jazz import generate_jazz
+
+    return generate_jazz(n_tunes=3000, seed=seed)
 
 
 STYLES: dict[str, Style] = {
@@ -63,10 +94,72 @@ STYLES: dict[str, Style] = {
                "default": {"hidden": 256, "layers": 2, "nade_hidden": 32, "dropout": 0.1}},
         build_corpus=_blues_corpus,
         train_defaults={"epochs": 40, "batch_size": 16, "lr": 3e-3, "patience": 6},
-        bars=36, form_bars=12, tempo=120.0, temperature=1.0, swing=0.5,
+        bars=36, form_bars=12, tempo=120.0, temperature=1.0, swing=0.5, seq_len=1152,
         pretrained="blues",
     ),
+    "drums": Style(
+        name="drums",
+        description="drum grooves and fills, one word per 16th step, 9 GM drum classes (LSTMetallica, Choi et al. 2016)",
+        make_tokenizer=_drums_tokenizer,
+        model_kind="token_lstm",
+        sizes={"tiny": {"input_size": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
+               "default": {"input_size": 64, "hidden": 256, "layers": 2, "dropout": 0.2}},
+        build_corpus=_drums_corpus,
+        train_defaults={"epochs": 40, "batch_size": 16, "lr": 3e-3, "patience": 5},
+        bars=16, form_bars=8, tempo=120.0, temperature=0.9, swing=0.0, keyed=False,
+        top_k=0, top_p=0.95, max_tokens=8192, seq_len=272,
+        pretrained="drums",
+    ),
+    "jazz": Style(
+        name="jazz",
+        description="jazz chord changes, a word per chord (LSTM Realbook, Choi et al. 2016), with a swung "
+                    "backing: voice-led piano, walking bass, ride",
+        make_tokenizer=_chords_tokenizer,
+        model_kind="token_lstm",
+        sizes={"tiny": {"input_size": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
+               "default": {"input_size": 64, "hidden": 256, "layers": 2, "dropout": 0.2}},
+        alternatives={"transformer": ("token_transformer", {
+            "tiny": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 256, "dropout": 0.0},
+            "default": {"n_layer": 4, "n_head": 4, "n_embd": 192, "block_size": 256, "dropout": 0.1}})},
+        build_corpus=_jazz_corpus,
+        train_defaults={"epochs": 20, "batch_size": 64, "lr": 3e-3, "patience": 3, "threads": 1},
+        bars=32, form_bars=32, tempo=160.0, temperature=0.9, swing=0.6, keyed=True,
+        top_k=0, top_p=0.95, max_tokens=4096, seq_len=128, split_by_content=True,
+        pretrained="jazz",
+    ),
 }
+
+
+def _abc_tokenizer():
+    from .tokenizers.abc_tokens import AbcTokenizer
+
+    return AbcTokenizer()
+
+
+def _folk_corpus(seed: int):
+    from .corpora.folk import read_folk_corpus
+
+    return read_folk_corpus()
+
+
+STYLES["folk"] = Style(
+    name="folk",
+    description="folk tunes as ABC tokens, every bar the meter's length (folk-rnn, Sturm et al. 2016)",
+    make_tokenizer=_abc_tokenizer,
+    model_kind="token_lstm",
+    # folk-rnn's size (3 x 512, dropout 0.5) is "folkrnn"; "default" is what ships (a few MB).
+    sizes={"tiny": {"input_size": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
+           "default": {"input_size": 64, "hidden": 256, "layers": 2, "dropout": 0.2},
+           "folkrnn": {"input_size": 137, "hidden": 512, "layers": 3, "dropout": 0.5}},
+    alternatives={"transformer": ("token_transformer", {
+        "tiny": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 512, "dropout": 0.0},
+        "default": {"n_layer": 4, "n_head": 4, "n_embd": 192, "block_size": 1024, "dropout": 0.1}})},
+    build_corpus=_folk_corpus,
+    train_defaults={"epochs": 10, "batch_size": 32, "lr": 2e-3, "patience": 2},
+    bars=16, form_bars=8, tempo=120.0, temperature=1.0, swing=0.0, keyed=True,
+    top_k=0, top_p=1.0, max_tokens=1500, seq_len=256, split_by_content=True,
+    pretrained="folk",
+)
 
 
 def get_style(name: str) -> Style:

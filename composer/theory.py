@@ -20,6 +20,9 @@ __all__ = [
     "chord_pcs",
     "identify_chord",
     "key_offset",
+    "KK_MAJOR",
+    "KK_MINOR",
+    "key_from_histogram",
 ]
 
 PC_NAMES = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
@@ -122,3 +125,22 @@ def key_offset(tonic: int) -> int:
     """
     tonic %= 12
     return tonic if tonic <= 5 else tonic - 12
+
+
+# Krumhansl-Kessler key profiles (probe-tone ratings), tonic first.
+KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+
+
+def key_from_histogram(hist, modes=("major", "minor")) -> tuple[int, str]:
+    """(tonic, mode) whose Krumhansl-Kessler profile best correlates with a pitch-class histogram."""
+    import numpy as np
+
+    hist = np.asarray(hist, dtype=float)
+    if not hist.any() or not hist.std():
+        return 0, "major"
+    profiles = {"major": np.array(KK_MAJOR), "minor": np.array(KK_MINOR)}
+    scored = [(np.corrcoef(np.roll(profiles[m], k), hist)[0, 1], -i, k, m)
+              for i, m in enumerate(modes) for k in range(12)]
+    _, _, tonic, mode = max(scored)
+    return tonic, mode

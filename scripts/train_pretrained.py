@@ -27,12 +27,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--size", default="default")
+    ap.add_argument("--model", help="another model the style offers, e.g. transformer")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for these models)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     run = ROOT / "runs" / f"pretrained-{args.style}"
     if run.exists() and not args.resume:
         shutil.rmtree(run)
-    result = train_style(args.style, run, epochs=args.epochs, seed=args.seed, device=args.device, resume=args.resume)
+    result = train_style(args.style, run, epochs=args.epochs, seed=args.seed, device=args.device, resume=args.resume,
+                         size=args.size, model=args.model, threads=args.threads)
     dest = pretrained_dir(get_style(args.style))
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "model.safetensors"):

@@ -94,7 +94,7 @@ def test_info_lists_styles_and_checkpoints():
     (["generate"], "Missing option"),
     (["generate", "--nope"], "No such option"),
     (["train", "--style", "blues", "--corpus", "{tmp}/nope", "-o", "{tmp}/run"], "does not exist"),
-    (["train", "--style", "blues", "--corpus", "{tmp}", "-o", "{tmp}/run"], "no .mid"),
+    (["train", "--style", "blues", "--corpus", "{tmp}", "-o", "{tmp}/run"], "no music files"),
     (["train", "--style", "blues", "--resume", "-o", "{tmp}/run"], "nothing to resume"),
     (["train", "--style", "blues", "--device", "tpu", "--max-steps", "1", "-o", "{tmp}/run"], "unknown device"),
     (["info", "{tmp}"], "not a checkpoint"),

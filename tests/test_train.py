@@ -22,7 +22,7 @@ def corpus(tmp_path_factory):
         write_midi(s, d / f"song{i}.mid")
     (d / "sub").mkdir()
     (d / "sub" / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")  # truncated header
-    (d / "notes.txt").write_text("not a MIDI file, not even looked at")
+    (d / "notes.doc").write_text("not a music file, not even looked at")
     return d
 
 

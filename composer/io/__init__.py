@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..score import Score
 from . import midi
 
-__all__ = ["READERS", "WRITERS", "read", "write"]
+__all__ = ["READERS", "WRITERS", "BOOK_READERS", "BOOK_WRITERS", "read", "read_all", "write", "write_all"]
 
 READERS: dict[str, Callable[[str], Score]] = {
     ".mid": midi.read_midi,
@@ -24,6 +24,61 @@ WRITERS: dict[str, Callable[[Score, str], None]] = {
     ".mid": midi.write_midi,
     ".midi": midi.write_midi,
 }
+
+
+def _read_abc_book(path: str) -> list[Score]:
+    from .abc import read_abc
+
+    return read_abc(path)
+
+
+def _read_abc_first(path: str) -> Score:
+    tunes = _read_abc_book(path)
+    if not tunes:
+        raise InputError(f"{path}: no tune in this ABC file")
+    return tunes[0]
+
+
+def _write_abc(score: Score, path: str) -> None:
+    from .abc import write_abc
+
+    write_abc(score, path)
+
+
+def _read_musicxml(path: str) -> Score:
+    from .musicxml import read_musicxml
+
+    return read_musicxml(path)
+
+
+def _write_musicxml(score: Score, path: str) -> None:
+    from .musicxml import write_musicxml
+
+    write_musicxml(score, path)
+
+
+READERS[".abc"] = _read_abc_first
+WRITERS[".abc"] = _write_abc
+for _ext in (".musicxml", ".xml", ".mxl"):
+    READERS.setdefault(_ext, _read_musicxml)
+    WRITERS.setdefault(_ext, _write_musicxml)
+
+# Formats that hold many pieces in one file (tune books, playlists): path -> list of Scores,
+# and (list of Scores, path) -> one file.
+BOOK_READERS: dict[str, Callable[[str], list[Score]]] = {".abc": _read_abc_book}
+BOOK_WRITERS: dict[str, Callable[[list[Score], str], None]] = {".abc": _write_abc}
+
+# Chord charts (the jazz style): lead-sheet text, iReal Pro playlists, Harte .lab, MusicXML lead sheets.
+from . import chordtext, ireal, lab, leadsheet  # light: music21 loads inside leadsheet's functions
+
+READERS.update({".txt": chordtext.read_chord_text, ".html": ireal.read_ireal, ".htm": ireal.read_ireal,
+                ".lab": lab.read_lab})
+WRITERS.update({".txt": chordtext.write_chord_text, ".html": ireal.write_ireal_html, ".lab": lab.write_lab})
+BOOK_READERS.update({".txt": chordtext.read_chord_text_all, ".html": ireal.read_ireal_all,
+                     ".htm": ireal.read_ireal_all})
+for _ext in (".musicxml", ".mxl"):  # MusicXML lead sheets, unless a fuller MusicXML reader is registered
+    READERS.setdefault(_ext, leadsheet.read_leadsheet_musicxml)
+WRITERS.setdefault(".musicxml", leadsheet.write_leadsheet_musicxml)
 
 
 def _pick(table: dict, path: str | os.PathLike, verb: str) -> Callable:
@@ -42,3 +97,32 @@ def read(path: str | os.PathLike) -> Score:
 def write(score: Score, path: str | os.PathLike) -> None:
     """Write ``score`` in the format the extension names; writers are atomic."""
     _pick(WRITERS, path, "write")(score, os.fspath(path))
+
+
+def read_all(path: str | os.PathLike) -> list[Score]:
+    """Every piece in a file: all tunes of a tune book, or the one piece of a MIDI file."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext in BOOK_READERS:
+        return BOOK_READERS[ext](os.fspath(path))
+    return [read(path)]
+
+
+def write_all(scores: list[Score], path: str | os.PathLike) -> list[str]:
+    """Write several pieces: one tune book where the format holds many, else name-01.ext, ...
+
+    Returns the paths written.
+    """
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if len(scores) == 1:
+        write(scores[0], path)
+        return [path]
+    if ext in BOOK_WRITERS:
+        _pick(WRITERS, path, "write")  # the same error for an unknown extension
+        BOOK_WRITERS[ext](scores, path)
+        return [path]
+    stem, width = os.path.splitext(path)[0], len(str(len(scores)))
+    paths = [f"{stem}-{i + 1:0{width}d}{ext}" for i in range(len(scores))]
+    for score, p in zip(scores, paths):
+        write(score, p)
+    return paths

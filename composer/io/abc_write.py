@@ -10,22 +10,24 @@ marks come from ``meta['bars']`` when the score was read from ABC, else from the
 
 from __future__ import annotations
 
+import itertools
 import os
-import tempfile
+from collections.abc import Iterable
 from math import gcd
-from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from ..score import Score, Track
-from .abc_common import ABC_TPQ, MODES, AbcError, default_unit, key_name, parse_unit
+from .abc_common import MODES, AbcError, default_unit, key_name, parse_unit
+from .atomic import atomic_write
 
 __all__ = ["score_to_abc", "write_abc"]
 
 _NATURAL_PC = (0, 2, 4, 5, 7, 9, 11)
 _LETTERS = "CDEFGAB"
 _ACC_TEXT = {2: "^^", 1: "^", 0: "=", -1: "_", -2: "__"}
+_SHARP_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+_FLAT_NAMES = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"]
 
 
 def _len_text(num: int, den: int) -> str:
@@ -87,20 +89,18 @@ def _pick_tracks(score: Score, tracks) -> list[Track]:
 def _bar_ticks_list(score: Score, end: int) -> list[tuple[int, str]]:
     """Bar lines from the time signatures when the score carries none of its own."""
     sigs = sorted(score.time_signatures, key=lambda s: s.time)
-    if not sigs:
-        return [(end, "|]")] if end else []
-    out, t = [], 0
+    out = []
     for i, sig in enumerate(sigs):
         stop = sigs[i + 1].time if i + 1 < len(sigs) else end
-        t = max(t, sig.time)
-        step = sig.bar_ticks(score.tpq)
-        while step > 0 and t + step < stop:
-            t += step
+        if 0 < sig.time < end:
+            out.append((sig.time, "|"))
+        step, t = sig.bar_ticks(score.tpq), sig.time + sig.bar_ticks(score.tpq)
+        while step > 0 and t < stop:
             out.append((t, "|"))
-        if i + 1 == len(sigs):
-            break
-    out.append((max(end, t), "|]"))
-    return [b for b in out if b[0] > 0 or b[1] != "|"]
+            t += step
+    if end:
+        out.append((end, "|]"))
+    return out
 
 
 def _events(notes: np.ndarray, bounds: list[int], end: int) -> list[tuple[int, int, list]]:
@@ -110,7 +110,7 @@ def _events(notes: np.ndarray, bounds: list[int], end: int) -> list[tuple[int, i
     ends = (notes["start"] + notes["duration"]).tolist()
     pitches = notes["pitch"].tolist()
     onsets = sorted(set(starts))
-    cuts = sorted(set(onsets) | set(b for b in bounds if 0 < b < end) | {end})
+    cuts = sorted(set(onsets) | {b for b in bounds if 0 < b < end} | {end})
     out, carry, i, n, ci = [], [], 0, len(starts), 0
     pos = 0
     while pos < end:
@@ -144,7 +144,13 @@ def _tuplet_ok(den: int) -> bool:
     return den % 3 == 0 and (den // 3) & (den // 3 - 1) == 0
 
 
-def _voice_body(score: Score, track: Track, unit: int, alts0: tuple, bars: list, bars_per_line: int) -> str:
+def _chord_name(root: int, quality: str, bass: int | None, flat: bool) -> str:
+    names = _FLAT_NAMES if flat else _SHARP_NAMES
+    return names[root % 12] + ("" if quality == "maj" else quality) + ("" if bass is None else "/" + names[bass % 12])
+
+
+def _voice_body(score: Score, track: Track, unit: int, alts0: tuple, bars: list, bars_per_line: int,
+                chords: bool) -> str:
     tpq = score.tpq
     notes = track.notes
     end = int((notes["start"] + notes["duration"]).max()) if len(notes) else 0
@@ -158,10 +164,14 @@ def _voice_body(score: Score, track: Track, unit: int, alts0: tuple, bars: list,
     bar_at: dict[int, list[str]] = {}
     for t, kind in bars:
         bar_at.setdefault(t, []).append(kind)
-    bounds = list(bar_at) + list(keys) + list(meters) + list(tempos)
+    flat = sum(alts0) < 0
+    chord_at = {c.start: _chord_name(c.root, c.quality, c.bass, flat) for c in score.chords if c.start < end} \
+        if chords else {}
+    parts = {int(t): str(label) for t, label in score.meta.get("parts", [])} if chords else {}
+    bounds = list(bar_at) + list(keys) + list(meters) + list(tempos) + list(chord_at) + list(parts)
     events = _events(notes, bounds, end)
     speller = _Speller(alts0)
-    # tokens: ("bar", text) | ("field", text) | ("ev", start, adv, [(note text, num, den, tie)])
+    # tokens: ("bar", text) | ("field", text) | ("ev", start, adv, [(note, num, den, tie)], chord symbol)
     toks: list[tuple] = []
     last_t = -1
 
@@ -186,28 +196,20 @@ def _voice_body(score: Score, track: Track, unit: int, alts0: tuple, bars: list,
             speller.alts, speller.mem, speller.flat = alts, {}, sum(alts) < 0
         if t in tempos:
             toks.append(("field", f"[Q:1/4={_num(tempos[t].qpm)}]"))
+        if t in parts:
+            toks.append(("field", f"[P:{parts[t]}]"))
 
-    tied_spelling: dict[int, tuple[int, int]] = {}
     for start, adv, items in events:
         if start != last_t:
             marks(start)
             last_t = start
         if not items:
-            toks.append(("ev", start, adv, [("z", adv, unit, False)]))
+            toks.append(("ev", start, adv, [("z", adv, unit, False)], chord_at.get(start, "")))
             continue
-        written, new_spelling = [], {}
-        for pitch, w, tie_on, tied_in in items:
-            if tied_in and pitch in tied_spelling:
-                li, nat = tied_spelling[pitch]
-                text = _note_text(li, nat, None)
-            else:
-                li, nat, acc = speller.spell(pitch)
-                text = _note_text(li, nat, acc)
-            if tie_on:
-                new_spelling[pitch] = (li, nat)
-            written.append((text + ("" if True else ""), w, unit, tie_on))
-        tied_spelling = new_spelling
-        toks.append(("ev", start, adv, written))
+        written = []
+        for pitch, w, tie_on, _ in items:
+            written.append((_note_text(*speller.spell(pitch)), w, unit, tie_on))
+        toks.append(("ev", start, adv, written, chord_at.get(start, "")))
     for t in sorted(bar_at):
         if t > last_t:
             marks(t)
@@ -215,7 +217,7 @@ def _voice_body(score: Score, track: Track, unit: int, alts0: tuple, bars: list,
 
 
 def _num(x: float) -> str:
-    return str(int(round(x))) if abs(x - round(x)) < 1e-6 else f"{x:.3f}".rstrip("0")
+    return str(round(x)) if abs(x - round(x)) < 1e-6 else f"{x:.3f}".rstrip("0")
 
 
 def _format(toks: list[tuple], score: Score, bars_per_line: int, tpq: int) -> str:
@@ -243,7 +245,7 @@ def _format(toks: list[tuple], score: Score, bars_per_line: int, tpq: int) -> st
     flush()
     broken: dict[int, str] = {}
     evs = [i for i, tok in enumerate(toks) if tok[0] == "ev"]
-    for a, b in zip(evs, evs[1:]):
+    for a, b in itertools.pairwise(evs):
         if b != a + 1 or a in scale or b in scale or a in broken or (a - 1) in broken:
             continue
         ta, tb = toks[a][3], toks[b][3]
@@ -255,11 +257,11 @@ def _format(toks: list[tuple], score: Score, bars_per_line: int, tpq: int) -> st
             broken[a] = ">"
         elif ra == {1} and rb == {3}:
             broken[a] = "<"
-    out, line, nbars, bar_start = [], "", 0, 0
+    out, line, nbars, bar_start, new_bar = [], "", 0, 0, True
     for i, tok in enumerate(toks):
         if tok[0] == "bar":
             line += ("" if not line or line.endswith(" ") else " ") + tok[1] + " "
-            bar_start = toks[i + 1][1] if i + 1 < len(toks) and toks[i + 1][0] == "ev" else bar_start
+            new_bar = True
             if any(ch in tok[1] for ch in "|:"):
                 nbars += 1
             if nbars >= bars_per_line and i + 1 < len(toks) and toks[i + 1][0] != "bar":
@@ -269,16 +271,21 @@ def _format(toks: list[tuple], score: Score, bars_per_line: int, tpq: int) -> st
         if tok[0] == "field":
             line += tok[1]
             continue
-        _, start, adv, items = tok
-        if bar_start is None or (i > 0 and toks[i - 1][0] == "bar"):
-            bar_start = start
+        _, start, adv, items, symbol = tok
+        if new_bar:
+            bar_start, new_bar = start, False
         n, d = scale.get(i, (1, 1))
         if i in broken or (i - 1) in broken:
             parts = [text + ("-" if tie else "") for text, _, _, tie in items]
+            body = parts[0] if len(parts) == 1 else "[" + "".join(parts) + "]"
+        elif len(items) > 1 and len({(w, den) for _, w, den, _ in items}) == 1:
+            all_tied = all(tie for *_, tie in items)
+            inner = "".join(text + ("-" if tie and not all_tied else "") for text, _, _, tie in items)
+            body = f"[{inner}]{_len_text(items[0][1] * n, items[0][2] * d)}" + ("-" if all_tied else "")
         else:
             parts = [text + _len_text(w * n, den * d) + ("-" if tie else "") for text, w, den, tie in items]
-        body = parts[0] if len(parts) == 1 else "[" + "".join(parts) + "]"
-        line += prefix.get(i, "") + body + broken.get(i, "")
+            body = parts[0] if len(parts) == 1 else "[" + "".join(parts) + "]"
+        line += (f'"{symbol}"' if symbol else "") + prefix.get(i, "") + body + broken.get(i, "")
         if i not in broken and (start + adv - bar_start) % beat == 0:
             line += " "
     if line.strip():
@@ -290,13 +297,17 @@ def score_to_abc(score: Score, *, x: int | None = None, tracks=None, bars_per_li
     """One Score -> one ABC tune. Writes the track named 'melody' (else the first pitched track);
     ``tracks="all"`` or a list of indices writes several as V: voices."""
     meta = score.meta
-    chosen = _pick_tracks(score, tracks)
+    chosen = _pick_tracks(score, tracks) or [Track("melody")]  # no notes: still bars, chords
     sig = min(score.time_signatures, key=lambda s: s.time) if score.time_signatures else None
     meter = (sig.numerator, sig.denominator) if sig and sig.time == 0 else None
     unit_frac = parse_unit(str(meta.get("unit", ""))) or default_unit(meter)
-    unit4, rem = divmod(score.tpq * 4 * unit_frac[0], unit_frac[1])
-    if rem or unit4 <= 0:
-        raise AbcError(f"cannot write L:{unit_frac[0]}/{unit_frac[1]} at tpq {score.tpq}")
+    for cand in (unit_frac, (1, 8), (1, 4), (1, 2), (1, 1)):  # coarser units for coarse tpq
+        unit4, rem = divmod(score.tpq * 4 * cand[0], cand[1])
+        if not rem and unit4 > 0:
+            unit_frac = cand
+            break
+    else:
+        raise AbcError(f"cannot write ABC lengths at tpq {score.tpq}")
     key0 = min(score.key_signatures, key=lambda k: k.time) if score.key_signatures else None
     tonic, ks_mode = (key0.tonic, key0.mode) if key0 else (0, "major")
     mode = meta.get("mode", ks_mode)
@@ -314,7 +325,10 @@ def score_to_abc(score: Score, *, x: int | None = None, tracks=None, bars_per_li
     if tempo0:
         head.append(f"Q:1/4={_num(tempo0[0].qpm)}")
     end = max((int((t.notes["start"] + t.notes["duration"]).max()) for t in chosen if len(t.notes)), default=0)
-    bars = [(int(t), str(k)) for t, k in meta.get("bars", [])] or _bar_ticks_list(score, end)
+    if "bars" in meta:  # read from ABC: keep its bar lines and repeats, even none at all
+        bars = [(int(t), str(k)) for t, k in meta["bars"]]
+    else:
+        bars = _bar_ticks_list(score, end)
     if len(chosen) > 1:
         for i, t in enumerate(chosen):
             head.append(f'V:{i + 1} name="{t.name}"' if t.name else f"V:{i + 1}")
@@ -323,12 +337,12 @@ def score_to_abc(score: Score, *, x: int | None = None, tracks=None, bars_per_li
     for i, t in enumerate(chosen):
         if len(chosen) > 1:
             body.append(f"V:{i + 1}")
-        body.append(_voice_body(score, t, unit4, alts, bars, bars_per_line))
+        body.append(_voice_body(score, t, unit4, alts, bars, bars_per_line, chords=i == 0))
     return "\n".join(head + body) + "\n"
 
 
 def write_abc(scores: Score | Iterable[Score], path: str | os.PathLike, **kwargs) -> None:
-    """Write one or many Scores as an ABC tune file (atomically: temp file, then rename)."""
+    """Write one or many Scores as one ABC file, tunes numbered by their X: (atomic write)."""
     if isinstance(scores, Score):
         scores = [scores]
     texts, used = [], set()
@@ -339,12 +353,4 @@ def write_abc(scores: Score | Iterable[Score], path: str | os.PathLike, **kwargs
             x += 1
         used.add(x)
         texts.append(score_to_abc(s, x=x, **kwargs))
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(texts))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, "\n".join(texts).encode("utf-8"))

@@ -11,6 +11,7 @@ __all__ = ["MODEL_KINDS", "build_model", "model_kind", "config_dict"]
 MODEL_KINDS = {
     "frame_lstm": ("composer.models.frame", "FrameLSTM", "FrameConfig"),
     "token_lstm": ("composer.models.lstm", "TokenLSTM", "LSTMConfig"),
+    "token_transformer": ("composer.models.transformer", "TokenTransformer", "TransformerConfig"),
 }
 
 

@@ -18,6 +18,9 @@ __all__ = ["TOKENIZERS", "build_tokenizer"]
 # kind -> "module:Class", imported only when used.
 TOKENIZERS = {
     "pianoroll": "composer.tokenizers.pianoroll:PianoRollTokenizer",
+    "chords": "composer.tokenizers.chords:ChordTokenizer",
+    "abc": "composer.tokenizers.abc_tokens:AbcTokenizer",
+    "drums": "composer.tokenizers.drums:DrumsTokenizer",
 }
 
 

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import TokenizerError
-from ..score import ChordSymbol, KeySignature, Score, Tempo, TimeSignature, Track, notes_array
-from ..theory import identify_chord, key_offset
+from ..score import ChordSymbol, KeySignature, Score, Tempo, TimeSignature, Track, notes_array, pitch_class_histogram
+from ..theory import identify_chord, key_from_histogram, key_offset
 
 __all__ = ["FrameGroup", "PianoRollConfig", "PianoRollTokenizer", "estimate_tonic"]
 
@@ -55,19 +55,9 @@ class PianoRollConfig:
     normalize_key: bool = True
 
 
-# Krumhansl-Kessler major profile: enough to find the tonic of blues material with no key signature.
-_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-
-
 def estimate_tonic(score: Score) -> int:
-    hist = np.zeros(12)
-    for t in score.tracks:
-        if not t.is_drum and len(t.notes):
-            np.add.at(hist, t.notes["pitch"] % 12, t.notes["duration"])
-    if not hist.any():
-        return 0
-    scores = [np.corrcoef(np.roll(_MAJOR_PROFILE, k), hist)[0, 1] for k in range(12)]
-    return int(np.argmax(scores))
+    """The tonic of blues material with no key signature (its major-profile key: blues is dominant)."""
+    return key_from_histogram(pitch_class_histogram(score), modes=("major",))[0]
 
 
 def _fold(pitches: np.ndarray, low: int, high: int) -> np.ndarray:

@@ -1,0 +1,127 @@
+"""MusicXML ⇄ Score through music21 (imported here only): notes, meters, keys, tempo, chord symbols.
+
+music21 is the well-kept MusicXML implementation, so we translate rather than parse XML by
+hand. Chord symbols go through the lead-sheet module, which knows every spelling we support.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+from ..errors import InputError
+from ..score import KeySignature, Score, Tempo, TimeSignature, Track, notes_array
+from .atomic import atomic_write
+
+__all__ = ["read_musicxml", "write_musicxml", "TPQ"]
+
+TPQ = 10080  # every tuplet music21 produces in common music lands on an integer tick
+
+
+def _ticks(quarters) -> int:
+    return int(round(float(quarters) * TPQ))
+
+
+def read_musicxml(path: str | os.PathLike) -> Score:
+    """One Score per file: a Track per part (ties merged), meters, keys, tempi, chord symbols."""
+    from music21 import converter, key, meter, tempo
+
+    try:
+        m21 = converter.parse(os.fspath(path), format="musicxml")
+    except Exception as e:  # music21 raises many kinds on malformed files
+        raise InputError(f"{path}: not a readable MusicXML file ({type(e).__name__}: {e})") from None
+    flat = m21.flatten()
+    tracks = []
+    for i, part in enumerate(getattr(m21, "parts", [m21]) or [m21]):
+        rows = []
+        for n in part.stripTies().flatten().notes:
+            if n.isChord and type(n).__name__ == "ChordSymbol":
+                continue
+            start, dur = _ticks(n.getOffsetInHierarchy(part)), _ticks(n.quarterLength)
+            vel = int(n.volume.velocity or 80)
+            rows += [(start, dur, p.midi, vel) for p in n.pitches if dur > 0]
+        program = 0
+        inst = part.getInstrument(returnDefault=False)
+        if inst is not None and inst.midiProgram is not None:
+            program = int(inst.midiProgram)
+        tracks.append(Track(part.partName or f"Part {i + 1}", program, False, notes_array(rows)))
+    score = Score(
+        tpq=TPQ,
+        tempos=[Tempo(_ticks(t.offset), float(t.getQuarterBPM())) for t in flat.getElementsByClass(tempo.MetronomeMark)
+                if t.getQuarterBPM()],
+        time_signatures=[TimeSignature(_ticks(t.offset), t.numerator, t.denominator)
+                         for t in flat.getElementsByClass(meter.TimeSignature)],
+        key_signatures=[KeySignature(_ticks(k.offset), k.asKey().tonic.pitchClass, k.asKey().mode)
+                        for k in flat.getElementsByClass(key.KeySignature)],
+        tracks=[t for t in tracks if len(t.notes)],
+        meta={"title": (m21.metadata.title if m21.metadata and m21.metadata.title else "")},
+    )
+    score.tempos = sorted(set(score.tempos), key=lambda t: t.time)
+    score.time_signatures = sorted(set(score.time_signatures), key=lambda t: t.time)
+    score.key_signatures = sorted({(k.time, k.tonic, k.mode): k for k in score.key_signatures if k.mode in
+                                   ("major", "minor")}.values(), key=lambda k: k.time)
+    if flat.getElementsByClass("ChordSymbol"):
+        from dataclasses import replace
+
+        from .leadsheet import read_leadsheet_musicxml
+
+        sheet = read_leadsheet_musicxml(path)
+        score.chords = [replace(c, start=c.start * TPQ // sheet.tpq, duration=c.duration * TPQ // sheet.tpq)
+                        for c in sheet.chords]
+    return score
+
+
+def write_musicxml(score: Score, path: str | os.PathLike) -> None:
+    """Write every pitched or drum track as a part; music21 splits notes into tied notation."""
+    from music21 import chord, duration, instrument, key, meter, metadata, note, stream, tempo
+
+    if not score.tracks:
+        from .leadsheet import write_leadsheet_musicxml  # chord symbols alone: a lead sheet
+
+        return write_leadsheet_musicxml(score, path)
+    out = stream.Score()
+    out.metadata = metadata.Metadata(title=str(score.meta.get("title") or "composer"))
+    q = float(score.tpq)
+    for ti, t in enumerate(score.tracks):
+        part = stream.Part()
+        part.partName = t.name or f"Part {ti + 1}"
+        inst = instrument.UnpitchedPercussion() if t.is_drum else instrument.instrumentFromMidiProgram(t.program)
+        part.insert(0, inst)
+        if ti == 0:
+            for ts in score.time_signatures or [TimeSignature(0)]:
+                part.insert(ts.time / q, meter.TimeSignature(f"{ts.numerator}/{ts.denominator}"))
+            for k in score.key_signatures:
+                part.insert(k.time / q, key.Key(_pc_name(k.tonic), k.mode))
+            for tm in score.tempos:
+                part.insert(tm.time / q, tempo.MetronomeMark(number=round(tm.qpm, 2)))
+            from .leadsheet import insert_chord_symbols  # chord symbols above the first part
+
+            insert_chord_symbols(part, score)
+        n = t.notes
+        for start in np.unique(n["start"]):
+            sel = n[n["start"] == start]
+            dur = duration.Duration(float(sel["duration"].max()) / q)
+            if len(sel) == 1:
+                el = note.Note(int(sel["pitch"][0]), duration=dur)
+            else:
+                el = chord.Chord([int(p) for p in sel["pitch"]], duration=dur)
+            el.volume.velocity = int(sel["velocity"].max())
+            part.insert(float(start) / q, el)
+        out.insert(0, part)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = os.path.join(d, "score.musicxml")
+        try:
+            out.makeNotation(inPlace=True)
+            out.write("musicxml", fp=tmp)
+        except Exception as e:
+            raise InputError(f"cannot write {path} as MusicXML: {type(e).__name__}: {e}") from None
+        with open(tmp, "rb") as f:
+            atomic_write(path, f.read())
+
+
+def _pc_name(pc: int) -> str:
+    from ..theory import PC_NAMES
+
+    return PC_NAMES[pc % 12].replace("b", "-")
