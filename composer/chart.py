@@ -137,7 +137,7 @@ def chart_to_score(chart: Chart, tpq: int = 480) -> Score:
     )
 
 
-def estimate_key(chords, candidates=None) -> tuple[int, str]:
+def estimate_key(chords: list[ChordSymbol], candidates: set | None = None) -> tuple[int, str]:
     """(tonic, mode) of a chord list with no key signature: Krumhansl-Kessler profiles against
     the chords' duration-weighted pitch classes, plus a bonus for a tune ending on its tonic."""
     chords = sorted(chords, key=lambda c: c.start)

@@ -149,6 +149,19 @@ def train(style, output, corpus, resume, size, model_name, epochs, batch_size, l
                f"({result.steps} steps); checkpoint in {output}", err=True)
 
 
+@cli.command("eval")
+@click.option("--checkpoint", required=True, type=click.Path(), help="A checkpoint folder.")
+@click.option("--corpus", type=click.Path(), help="Evaluate on this corpus's validation split instead.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The seed the model was trained with.")
+def eval_cmd(checkpoint, corpus, seed) -> None:
+    """Print a checkpoint's validation loss and perplexity."""
+    from .pipeline import evaluate
+
+    r = evaluate(checkpoint, corpus=corpus, seed=seed)
+    click.echo(f"{r['style']}: validation NLL {r['nll']:.4f} nats per {r['unit']}, perplexity {r['perplexity']:.3f} "
+               f"({r['valid_pieces']} pieces of {r['corpus']})")
+
+
 @cli.command()
 @click.argument("source", type=click.Path())
 @click.option("-o", "--output", required=True, help="Output file; its extension picks the format.")
@@ -222,3 +235,7 @@ def info(checkpoint) -> None:
 
 def main() -> None:
     cli.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -89,7 +89,7 @@ def _candidates(pcs: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
     return tuple(sorted(out))
 
 
-def voice_distance(a, b) -> float:
+def voice_distance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     """Semitones moved from voicing a to voicing b: sorted voices paired when both have the same
     number of notes (the optimal pairing on a line), else each note to its nearest neighbour."""
     a, b = sorted(a), sorted(b)

@@ -13,7 +13,7 @@ from pathlib import Path
 from .errors import CheckpointError, CorpusError, InputError
 from .styles import Style, get_style
 
-__all__ = ["pretrained_dir", "resolve_model", "generate", "encode_corpus", "train_style"]
+__all__ = ["pretrained_dir", "resolve_model", "generate", "encode_corpus", "training_data", "train_style", "evaluate"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def generate(style: str | None = None, checkpoint: str | Path | None = None, *, 
     st, path = resolve_model(style, checkpoint)
     tonic = name_to_pc(key)
     bars = st.bars if bars is None else bars
-    if not 1 <= bars <= 10_000:
+    if bars is not None and not 1 <= bars <= 10_000:
         raise InputError(f"bars must be between 1 and 10000, got {bars}")
     tempo = st.tempo if tempo is None else tempo
     if not 10 <= tempo <= 400:
@@ -105,43 +105,44 @@ def _corpus_parts(result) -> tuple[list, list | None, list]:
     return result if isinstance(result, tuple) else (result, None, [])
 
 
-def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: str = "default",
-                model: str | None = None, resume: bool = False, progress: bool = True, **overrides):
-    """Train ``style``'s model on its built-in corpus, a file or folder of music, or a built corpus."""
+def training_data(st: Style, tok, corpus=None, seed: int = 0, fit: bool = True):
+    """(tokenizer, train data, valid data, description) for a style from its built-in corpus, a file
+    or folder of music, or a corpus built by `compose corpus build` (whose own split is kept).
+
+    ``fit=False`` keeps the given tokenizer's vocabulary (evaluating a trained model).
+    """
     import hashlib
 
     import numpy as np
-    import torch
 
     from .corpora.build import is_built, load_built
     from .corpora.folder import read_corpus
     from .data import FrameData, TokenData, split_indices
-    from .models import build_model
-    from .train import TrainConfig, check_resumable, pick_device, train
 
-    if resume:
-        check_resumable(out_dir)
-    st = get_style(style)
-    cfg = TrainConfig(**{**st.train_defaults, **{k: v for k, v in overrides.items() if v is not None}})
-    pick_device(cfg.device)  # a bad --device fails before the corpus is read
-    tok = st.make_tokenizer()
-    prebuilt = None
     if corpus is not None and is_built(corpus):
-        tok, prebuilt, manifest = load_built(corpus)
+        built_tok, splits, manifest = load_built(corpus)
         if manifest["style"] != st.name:
             raise CorpusError(f"{corpus} was built for style {manifest['style']!r}, not {st.name!r}")
-        encoded, skipped, source = prebuilt["train"] + prebuilt["valid"], [], str(corpus)
+        if fit:
+            tok = built_tok
+        elif built_tok.vocab != tok.vocab:
+            raise CorpusError(f"{corpus}: its vocabulary is not the checkpoint's")
+        encoded, skipped, source = splits["train"] + splits["valid"], [], str(corpus)
+        n_train = len(splits["train"])
+        tr, va = np.arange(n_train), np.arange(n_train, len(encoded))
     else:
         if corpus is None:
-            scores, names, skipped = _corpus_parts(st.build_corpus(cfg.seed))
+            scores, names, skipped = _corpus_parts(st.build_corpus(seed))
             source = f"built-in {st.name} corpus"
         else:
             scores, names, skipped = read_corpus(corpus)
             source = str(corpus)
-        if hasattr(tok, "fit"):  # a vocabulary built from the corpus
+        if fit and hasattr(tok, "fit"):  # a vocabulary built from the corpus
             tok = tok.fit(scores)
         encoded, bad = encode_corpus(tok, scores, names)
         skipped += bad
+        keys = [hashlib.sha1(np.asarray(e).tobytes()).hexdigest() for e in encoded] if st.split_by_content else None
+        tr, va = split_indices(len(encoded), 0.1, seed, keys=keys) if encoded else ([], [])
     for name, why in skipped:
         log.warning("skipped %s: %s", name, why)
     if not encoded:
@@ -152,14 +153,42 @@ def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: 
         data = FrameData(encoded, [tok.conditioning(len(f)) for f in encoded], st.seq_len)
     else:
         data = TokenData(encoded, st.seq_len)
-    if prebuilt is not None:  # the built corpus's own split
-        n_train = len(prebuilt["train"])
-        tr, va = np.arange(n_train), np.arange(n_train, len(encoded))
-    else:
-        keys = [hashlib.sha1(np.asarray(e).tobytes()).hexdigest() for e in encoded] if st.split_by_content else None
-        tr, va = split_indices(len(encoded), 0.1, cfg.seed, keys=keys)
+    info = {"corpus": source, "pieces": len(encoded), "skipped": len(skipped)}
+    return tok, data.subset(tr), data.subset(va), info
+
+
+def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: str = "default",
+                model: str | None = None, resume: bool = False, progress: bool = True, **overrides):
+    """Train ``style``'s model on its built-in corpus, a file or folder of music, or a built corpus."""
+    import torch
+
+    from .models import build_model
+    from .train import TrainConfig, check_resumable, pick_device, train
+
+    if resume:
+        check_resumable(out_dir)
+    st = get_style(style)
+    cfg = TrainConfig(**{**st.train_defaults, **{k: v for k, v in overrides.items() if v is not None}})
+    pick_device(cfg.device)  # a bad --device fails before the corpus is read
+    tok, train_data, valid_data, info = training_data(st, st.make_tokenizer(), corpus, cfg.seed)
     kind, config = st.model(model, tok, size)
     torch.manual_seed(cfg.seed)  # the initial weights are part of what a seed repeats
     net = build_model(kind, config)
-    return train(net, tok, data.subset(tr), data.subset(va), cfg, out_dir, style=st.name, resume=resume,
-                 progress=progress, extra={"corpus": source, "pieces": len(encoded), "skipped": len(skipped)})
+    return train(net, tok, train_data, valid_data, cfg, out_dir, style=st.name, resume=resume,
+                 progress=progress, extra=info)
+
+
+def evaluate(checkpoint, *, corpus=None, seed: int = 0, batch_size: int = 16) -> dict:
+    """Validation NLL (nats per frame or token) and perplexity of a checkpoint on its style's
+    validation split (rebuilt with the training seed), or on the valid split of ``corpus``."""
+    import math
+
+    from .checkpoint import load_checkpoint
+    from .train import TrainConfig, evaluate_nll
+
+    ck = load_checkpoint(checkpoint)
+    st = get_style(ck.config["style"])
+    tok, _, valid, info = training_data(st, ck.tokenizer, corpus, seed, fit=False)
+    nll = evaluate_nll(ck.model, valid, TrainConfig(batch_size=batch_size), "cpu")
+    return {"style": st.name, "nll": nll, "perplexity": math.exp(nll), "unit": tok.family[:-1],
+            "valid_pieces": len(valid.frames if tok.family == "frames" else valid.sequences), **info}

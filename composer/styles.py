@@ -22,7 +22,7 @@ class Style:
     sizes: dict  # size name -> model config overrides ("tiny" for tests, "default" for real runs)
     build_corpus: Callable[[int], list]  # seed -> the built-in corpus as Scores
     train_defaults: dict = field(default_factory=dict)  # TrainConfig overrides
-    bars: int = 36  # default length of a generation
+    bars: int | None = 36  # default length of a generation (None: the model ends the piece, under its grammar)
     form_bars: int = 12  # what --choruses counts in
     tempo: float = 120.0
     temperature: float = 1.0
@@ -93,7 +93,8 @@ STYLES: dict[str, Style] = {
         sizes={"tiny": {"hidden": 32, "layers": 1, "nade_hidden": 8, "dropout": 0.0},
                "default": {"hidden": 256, "layers": 2, "nade_hidden": 32, "dropout": 0.1}},
         build_corpus=_blues_corpus,
-        train_defaults={"epochs": 40, "batch_size": 16, "lr": 3e-3, "patience": 6},
+        # Small batches of whole 12-chorus songs: many updates per epoch, and form learnt over 1152 steps.
+        train_defaults={"epochs": 30, "batch_size": 4, "lr": 2e-3, "patience": 6},
         bars=36, form_bars=12, tempo=120.0, temperature=1.0, swing=0.5, seq_len=1152,
         pretrained="blues",
     ),
@@ -124,7 +125,8 @@ STYLES: dict[str, Style] = {
         build_corpus=_jazz_corpus,
         train_defaults={"epochs": 20, "batch_size": 64, "lr": 3e-3, "patience": 3, "threads": 1},
         bars=32, form_bars=32, tempo=160.0, temperature=0.9, swing=0.6, keyed=True,
-        top_k=0, top_p=0.95, max_tokens=4096, seq_len=128, split_by_content=True,
+        # max_tokens: room for 10,000 bars of up to 15 tokens; the grammar ends a tune at its last bar
+        top_k=0, top_p=0.95, max_tokens=150_000, seq_len=128, split_by_content=True,
         pretrained="jazz",
     ),
 }
@@ -156,7 +158,7 @@ STYLES["folk"] = Style(
         "default": {"n_layer": 4, "n_head": 4, "n_embd": 192, "block_size": 1024, "dropout": 0.1}})},
     build_corpus=_folk_corpus,
     train_defaults={"epochs": 10, "batch_size": 32, "lr": 2e-3, "patience": 2},
-    bars=16, form_bars=8, tempo=120.0, temperature=1.0, swing=0.0, keyed=True,
+    bars=None, form_bars=8, tempo=120.0, temperature=1.0, swing=0.0, keyed=True,
     top_k=0, top_p=1.0, max_tokens=1500, seq_len=256, split_by_content=True,
     pretrained="folk",
 )

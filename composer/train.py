@@ -21,7 +21,7 @@ import torch
 from .checkpoint import CONFIG, load_into, load_tensors, read_config, save_checkpoint, save_tensors, write_json
 from .errors import CheckpointError, InputError
 
-__all__ = ["TrainConfig", "TrainResult", "train", "pick_device", "check_resumable"]
+__all__ = ["TrainConfig", "TrainResult", "train", "pick_device", "check_resumable", "evaluate_nll"]
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _to(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def _evaluate(model, data, cfg: TrainConfig, device) -> float:
+def evaluate_nll(model, data, cfg: TrainConfig, device) -> float:
     """Mean NLL per unit (frame or token) over ``data``."""
     model.eval()
     total, count = 0.0, 0.0
@@ -202,7 +202,7 @@ def train(model, tokenizer, train_data, valid_data, cfg: TrainConfig, out_dir, *
             bar.set_postfix(loss=f"{total / count:.3f}")
             if cfg.max_steps and step >= cfg.max_steps:
                 break
-        valid = _evaluate(model, valid_data, cfg, device) if len(valid_data) else total / max(count, 1)
+        valid = evaluate_nll(model, valid_data, cfg, device) if len(valid_data) else total / max(count, 1)
         record = {"epoch": epoch + 1, "step": step, "train_loss": total / max(count, 1),
                   "valid_loss": valid, "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - t0, 3)}
         history.append(record)
