@@ -88,10 +88,12 @@ _LINE_KINDS = {"|", "||", "|]", "|:", ":|", "::", "[|"}
 def abc_bars_ok(score) -> bool:
     """Every bar between two bar lines is the meter's length (the pickup and the last bar excepted),
     and the tune ends on a bar line."""
+    if not score.time_signatures or not score.n_notes:
+        return False
     ts = score.time_signatures[0]
     bar = Fraction(ts.numerator * 4, ts.denominator) * score.tpq
     ticks = sorted({t for t, k in score.meta.get("bars", []) if k in _LINE_KINDS and t > 0})
-    end = max(int((t.notes["start"] + t.notes["duration"]).max()) for t in score.tracks if len(t.notes))
+    end = score.end
     if not ticks or ticks[-1] < end:
         return False
     inner = [b - a for a, b in zip(ticks, ticks[1:])]

@@ -1,6 +1,6 @@
-"""The library's two entry points, which the CLI wraps: ``generate`` and ``train_style``.
+"""The library's entry points, which the CLI wraps: ``generate``, ``train_style`` and ``evaluate``.
 
-Both run the one pipeline of DESIGN.md (corpus -> tokenizer -> model -> sampler -> Score) with
+They run the one pipeline of DESIGN.md (corpus -> tokenizer -> model -> sampler -> Score) with
 the parts a style names; nothing here depends on which style it is.
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 from .errors import CheckpointError, CorpusError, InputError
 from .styles import Style, get_style
 
-__all__ = ["pretrained_dir", "resolve_model", "generate", "encode_corpus", "training_data", "train_style", "evaluate"]
+__all__ = ["pretrained_dir", "resolve_model", "generate", "encode_corpus", "load_scores", "training_data",
+           "train_style", "evaluate"]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,16 @@ def _corpus_parts(result) -> tuple[list, list | None, list]:
     return result if isinstance(result, tuple) else (result, None, [])
 
 
+def load_scores(st: Style, corpus=None, seed: int = 0) -> tuple[list, list | None, list, str]:
+    """(scores, names, [(name, reason) skipped], description) from the style's built-in corpus or a
+    file or folder of music."""
+    from .corpora.folder import read_corpus
+
+    if corpus is None:
+        return (*_corpus_parts(st.build_corpus(seed)), f"built-in {st.name} corpus")
+    return (*read_corpus(corpus), str(corpus))
+
+
 def training_data(st: Style, tok, corpus=None, seed: int = 0, fit: bool = True):
     """(tokenizer, train data, valid data, description) for a style from its built-in corpus, a file
     or folder of music, or a corpus built by `compose corpus build` (whose own split is kept).
@@ -116,7 +127,6 @@ def training_data(st: Style, tok, corpus=None, seed: int = 0, fit: bool = True):
     import numpy as np
 
     from .corpora.build import is_built, load_built
-    from .corpora.folder import read_corpus
     from .data import FrameData, TokenData, split_indices
 
     if corpus is not None and is_built(corpus):
@@ -131,12 +141,7 @@ def training_data(st: Style, tok, corpus=None, seed: int = 0, fit: bool = True):
         n_train = len(splits["train"])
         tr, va = np.arange(n_train), np.arange(n_train, len(encoded))
     else:
-        if corpus is None:
-            scores, names, skipped = _corpus_parts(st.build_corpus(seed))
-            source = f"built-in {st.name} corpus"
-        else:
-            scores, names, skipped = read_corpus(corpus)
-            source = str(corpus)
+        scores, names, skipped, source = load_scores(st, corpus, seed)
         if fit and hasattr(tok, "fit"):  # a vocabulary built from the corpus
             tok = tok.fit(scores)
         encoded, bad = encode_corpus(tok, scores, names)

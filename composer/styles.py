@@ -95,7 +95,7 @@ STYLES: dict[str, Style] = {
         build_corpus=_blues_corpus,
         # Small batches of whole 12-chorus songs: many updates per epoch, and form learnt over 1152 steps.
         train_defaults={"epochs": 30, "batch_size": 4, "lr": 2e-3, "patience": 6},
-        bars=36, form_bars=12, tempo=120.0, temperature=1.0, swing=0.5, seq_len=1152,
+        bars=36, form_bars=12, tempo=120.0, temperature=0.8, swing=0.5, seq_len=1152,
         pretrained="blues",
     ),
     "drums": Style(
@@ -159,7 +159,7 @@ STYLES["folk"] = Style(
     build_corpus=_folk_corpus,
     train_defaults={"epochs": 10, "batch_size": 32, "lr": 2e-3, "patience": 2},
     bars=None, form_bars=8, tempo=120.0, temperature=1.0, swing=0.0, keyed=True,
-    top_k=0, top_p=1.0, max_tokens=1500, seq_len=256, split_by_content=True,
+    top_k=0, top_p=1.0, max_tokens=3000, seq_len=256, split_by_content=True,
     pretrained="folk",
 )
 

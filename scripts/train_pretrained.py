@@ -43,7 +43,7 @@ def main() -> None:
         shutil.copyfile(run / name, dest / name)
     cfg = read_config(dest)
     size, params = weights_info(dest)
-    print(f"{args.style}: best validation NLL {result.best_valid:.4f} nats/frame after {result.epochs_run} epochs; "
+    print(f"{args.style}: best validation NLL {result.best_valid:.4f} nats per step after {result.epochs_run} epochs; "
           f"{params:,} parameters, {size / 1e6:.2f} MB -> {dest} (step {cfg['step']})")
 
 

@@ -148,3 +148,14 @@ def test_eval_prints_validation_nll(folk_run, book):
     r = run("eval", "--checkpoint", folk_run, "--corpus", book)
     assert r.exit_code == 0, r.output
     assert "validation NLL" in r.output and "nats per token" in r.output and "perplexity" in r.output
+
+
+def test_the_transformer_trains_and_generates_on_the_same_tokens(tmp_path, book):
+    out = tmp_path / "tf"
+    r = run("train", "--style", "folk", "--model", "transformer", "--corpus", book, "-o", out, "--size", "tiny",
+            "--max-steps", "3")
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "config.json").read_text())["model"]["kind"] == "token_transformer"
+    tune = tmp_path / "tf.abc"
+    assert run("generate", "--checkpoint", out, "--bars", 8, "-o", tune).exit_code == 0
+    assert abc_bars_ok(read_abc(tune)[0])

@@ -4,6 +4,7 @@ import itertools
 from dataclasses import asdict
 
 import numpy as np
+import pytest
 import torch
 
 from composer.models import build_model
@@ -66,9 +67,11 @@ def test_held_groups_repeat_the_previous_frame():
     assert torch.equal(out, prev)
 
 
-def test_streaming_equals_full_pass():
+@pytest.mark.parametrize("lookback", [0, 1, 4])
+def test_streaming_equals_full_pass(lookback):
     tok = PianoRollTokenizer()
-    cfg = {"groups": [asdict(g) for g in tok.groups], "cond_size": tok.cond_size, "hidden": 16, "layers": 2}
+    cfg = {"groups": [asdict(g) for g in tok.groups], "cond_size": tok.cond_size, "hidden": 16, "layers": 2,
+           "lookback": lookback, "lookback_groups": ["chord_onset", "chord"]}
     m = build_model("frame_lstm", cfg).eval()
     x = torch.rand(1, 10, tok.frame_size).round()
     c = torch.as_tensor(tok.conditioning(10))[None]
@@ -78,6 +81,20 @@ def test_streaming_equals_full_pass():
         h, state = m(x[:, t : t + 1], c[:, t : t + 1], state)
         steps.append(h)
     assert torch.allclose(full, torch.cat(steps, 1), atol=1e-6)
+
+
+def test_lookback_reads_the_frame_one_period_back():
+    tok = PianoRollTokenizer()
+    cfg = {"groups": [asdict(g) for g in tok.groups], "cond_size": 0, "hidden": 8, "layers": 1,
+           "lookback": 3, "lookback_groups": ["chord"]}
+    m = build_model("frame_lstm", cfg).eval()
+    seen = []
+    m.trunk.register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
+    x = torch.zeros(1, 6, tok.frame_size)
+    x[0, 1, tok.slices["chord"].start + 4] = 1  # input 1 holds frame 0
+    m(x, torch.zeros(1, 6, 0))
+    look = seen[0][0, :, tok.frame_size:]  # the lookback bits the LSTM read at each position
+    assert look[3, 4] == 1 and look[:3].sum() == 0 and look[4:].sum() == 0  # predicting frame 3 reads frame 0
 
 
 def test_sampled_frames_are_valid_and_seeded():
@@ -96,3 +113,18 @@ def test_sampled_frames_are_valid_and_seeded():
     assert (mel[:, 1:][held] == mel[:, :-1][held]).all()  # no onset: the note (or rest) goes on
     score = tok.decode(a[0])
     assert score.track("Melody") is not None
+
+
+def test_pattern_head_is_normalised_and_draws_only_its_patterns():
+    groups = [{"name": "on", "kind": "bernoulli", "size": 1},
+              {"name": "chord", "kind": "pattern", "size": 4, "onset": "on", "patterns": [[], [0, 2], [1, 2, 3], [3]]}]
+    torch.manual_seed(0)
+    m = FrameLSTM(FrameConfig(groups=groups, cond_size=0, hidden=8)).eval()
+    frames = torch.tensor([[o, *bits] for o in (0, 1) for bits in itertools.product([0, 1], repeat=4)], dtype=torch.float)
+    h = torch.randn(1, 8).expand(len(frames), 8)
+    p = m.log_prob(h, frames).exp()
+    assert abs(p.sum().item() - 1) < 1e-4  # all mass on the 2 x 4 frames whose chord is a pattern
+    prev = torch.zeros(500, 5)
+    draws = m.draw(torch.randn(1, 8).expand(500, 8), prev, 1.0, torch.Generator().manual_seed(1))
+    chords = {tuple(np.flatnonzero(r[1:].numpy()).tolist()) for r in draws if r[0] == 1}
+    assert chords <= {(0, 2), (1, 2, 3), (3,)}  # an onset never draws the empty pattern

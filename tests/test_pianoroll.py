@@ -97,3 +97,15 @@ def test_rebuilt_from_its_dict():
     tok = PianoRollTokenizer()
     again = build_tokenizer(tok.to_dict())
     assert again.vocab == tok.vocab and again.config == tok.config
+
+
+def test_fitted_voicings_and_snapping():
+    tok = PianoRollTokenizer().fit([_score()])
+    assert tok.groups[1].kind == "pattern" and tok.config.chord_patterns[0] == []
+    assert len(tok.config.chord_patterns) == 3  # empty, C7, F7
+    s = _score()
+    s.tracks[0] = Track("Chords", 0, False, [(0, 8 * E, p, 72) for p in (55, 58, 60, 64, 67)])  # C7 + a G on top
+    frames = tok.encode(s)
+    c7 = [p - 48 for p in (55, 58, 60, 64)]
+    assert np.flatnonzero(frames[0, tok.slices["chord"]]).tolist() == c7  # snapped to the nearest voicing
+    assert build_tokenizer(tok.to_dict()).config.chord_patterns == tok.config.chord_patterns

@@ -37,20 +37,14 @@ def build_corpus(style: str, out_dir, *, source=None, seed: int = 0) -> dict:
     """Build the splits for ``style`` from ``source`` (a file/folder) or the style's built-in corpus."""
     from ..checkpoint import write_json
     from ..io.atomic import atomic_write
-    from ..pipeline import _corpus_parts
+    from ..pipeline import load_scores
     from ..styles import get_style
-    from .folder import read_corpus
 
     st = get_style(style)
     tok = st.make_tokenizer()
     if tok.family != "tokens":
         raise CorpusError(f"style {style!r} encodes frames, not tokens: it trains from its corpus directly")
-    if source is None:
-        scores, names, unreadable = _corpus_parts(st.build_corpus(seed))
-        origin = f"built-in {style} corpus"
-    else:
-        scores, names, unreadable = read_corpus(source)
-        origin = str(source)
+    scores, names, unreadable, origin = load_scores(st, source, seed)
     names = names or [f"piece {i}" for i in range(len(scores))]
     if hasattr(tok, "fit"):
         tok = tok.fit(scores)

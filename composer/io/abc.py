@@ -256,8 +256,10 @@ def _assemble(hdr: Header, meta: dict, fields: dict, ctx: TuneContext, voices: l
 
 
 def _load(src: str | os.PathLike) -> tuple[str, str | None]:
-    """Path or ABC text -> (text, source name). A str with a newline or no such file is text."""
-    if isinstance(src, os.PathLike) or ("\n" not in src and os.path.isfile(src)):
+    """Path or ABC text -> (text, source name). A one-line str naming a file, or ending in .abc,
+    is a path (so a mistyped file name fails loudly instead of being read as notes)."""
+    if isinstance(src, os.PathLike) or (
+            "\n" not in src and (src.lower().endswith(".abc") or os.path.isfile(src))):
         path = Path(src)
         try:
             data = path.read_bytes()

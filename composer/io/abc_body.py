@@ -44,6 +44,7 @@ _BODY_RE = re.compile(
 cached_key = lru_cache(maxsize=512)(parse_key)
 cached_meter = lru_cache(maxsize=256)(parse_meter)
 cached_unit = lru_cache(maxsize=64)(parse_unit)
+_CHORD_JUNK_RE = re.compile(r'[\s.~H-Wh-wy]|![^!]*!|\+[^+]*\+|"[^"]*"|[zx][\d/]*')
 _CHORD_NOTE_RE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)(\d*/*\d*)(-?)")
 FIELD_LINE_RE = re.compile(r"([A-Za-z+]):")
 _ACC = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
@@ -215,6 +216,33 @@ def _scaled(d: int, num: int, den: int, v: Voice) -> int:
     return q
 
 
+def _chord_ties(parsed: list, ties: dict) -> dict[int, tuple[int, int]]:
+    """Which notes of a chord continue a tied note: {position in chord: (note index, pitch)}.
+    Equal pitches pair up first, so a staff-position match cannot steal another note's tie."""
+    pending, out = dict(ties), {}
+    for j, (pitch, *_) in enumerate(parsed):
+        if pitch in pending:
+            out[j] = (pending.pop(pitch)[0], pitch)
+    for j, (pitch, nat, free, *_) in enumerate(parsed):
+        if j not in out and pending:
+            t = _take_tie(pending, pitch, nat, free)
+            if t is not None:
+                out[j] = t
+    return out
+
+
+def _lengthen(durs: list, owners, last_dur: int, broken: tuple, time: int, v: Voice) -> int:
+    """The left half of a broken rhythm: stretch the previous event's notes, return the new clock.
+
+    The stretch is taken from the previous event's written length, so in a chain 'a>b>c' the
+    middle note loses half and regains half: every pair keeps its written total and bars add up.
+    """
+    delta = _scaled(last_dur, broken[0], broken[1], v) - last_dur if last_dur else 0
+    for i in owners:
+        durs[i] += delta
+    return time + delta
+
+
 def _bar_kind(raw: str) -> str:
     """Normalise a bar token: '|', '||', '|]', '[|', '|:', ':|' or '::'."""
     left, right = raw.startswith(":"), raw.endswith(":")
@@ -252,6 +280,8 @@ def _take_tie(pending: dict, pitch: int, nat: int, free: bool) -> tuple[int, int
                 del pending[p]
                 return i, p
     return None
+
+
 _NO_TIES: dict = {}
 
 
@@ -340,13 +370,18 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
             if tleft:
                 d = _scaled(d, tq, tp, v)
                 tleft -= 1
+            base = d  # written length (tuplet included): what a following '>' stretches
             if broken:
-                d = _scaled(d, broken[0], broken[1], v)
+                time = _lengthen(durs, owners, last_dur, broken, time, v)
+                d = _scaled(d, broken[2], broken[3], v)
                 broken = None
             if k == 12:
                 time += d
-                last_dur, owners, onats = d, (), ()
+                last_dur, owners, onats = base, (), ()
                 ties = _NO_TIES
+                continue
+            if not d:  # 'A0': a length of nothing
+                v.ignored += 1
                 continue
             li, nat = letters[letter]
             if octs:
@@ -368,7 +403,7 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
                     idx, pitch = t
                     durs[idx] += d
                     time += d
-                    last_dur, owners, onats = d, (idx,), (nat,)
+                    last_dur, owners, onats = base, (idx,), (nat,)
                     ties = {pitch: (idx, nat)} if tie else _NO_TIES
                     continue
             if not 0 <= pitch <= 127:
@@ -378,7 +413,7 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
             d_app(d)
             p_app(pitch)
             time += d
-            last_dur, owners, onats = d, (idx,), (nat,)
+            last_dur, owners, onats = base, (idx,), (nat,)
             ties = {pitch: (idx, nat)} if tie else _NO_TIES
         elif k == 8:  # bar line, maybe with a variant ending
             raw, volta = m.group(9, 10)
@@ -390,6 +425,9 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
                 bars.append((time, "[" + volta.lstrip("[")))
             if mem:
                 mem = {}
+            if broken:  # 'A>|B': a broken rhythm does not reach over a bar line
+                broken = None
+                v.ignored += 1
             bar_start = time
         elif k == 15 or k == 21 or k == 31 or k == 37:  # decoration, slur, grace notes, spacer
             continue
@@ -398,25 +436,22 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
             if text and text[0] not in "^_<>@":
                 cs = _chord_symbol(text)
                 if cs is not None:
+                    if broken:  # 'A>"Am"B': the chord starts where B does, after A's stretch
+                        time = _lengthen(durs, owners, last_dur, broken, time, v)
+                        broken = (1, 1, broken[2], broken[3])
                     v.chords.append((time,) + cs)
-        elif k == 29:  # broken rhythm: lengthen the previous event, shorten the next
-            ln, ld, rn, rd = _BROKEN[m.group(29)]
-            if last_dur:
-                delta = _scaled(last_dur, ln, ld, v) - last_dur
-                time += delta
-                for i in owners:
-                    durs[i] += delta
-                last_dur += delta
-            broken = (rn, rd)
+        elif k == 29:  # broken rhythm: applied to both neighbours when the next one arrives
+            broken = _BROKEN[m.group(29)]
         elif k == 25:  # [chord]
             notes = _CHORD_NOTE_RE.findall(m.group(26))
             on, od = _length(m.group(27), _LEN_CACHE)
             if tleft:
                 on, od, tleft = on * tq, od * tp, tleft - 1
+            bn = bd = 1
             if broken:
-                on, od, broken = on * broken[0], od * broken[1], None
-            first, new_owners, new_nats, new_ties = None, [], [], {}
-            pending = dict(ties) if ties else None
+                time = _lengthen(durs, owners, last_dur, broken, time, v)
+                bn, bd, broken = broken[2], broken[3], None
+            first, parsed = None, []
             for acc, letter, octs, length, tie in notes:
                 li, nat = letters[letter]
                 if octs:
@@ -429,15 +464,19 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
                     alt = mem.get(li if prop == 2 else nat) if mem else None
                     if alt is None:
                         alt = alts[li]
-                pitch = nat + alt
                 n, dd = _length(length, _LEN_CACHE)
                 d = _scaled(unit, n * on, dd * od, v)
                 if first is None:
                     first = d
+                if bn != bd:
+                    d = _scaled(d, bn, bd, v)
                 free = not acc and (li if prop == 2 else nat) not in mem
-                t = _take_tie(pending, pitch, nat, free) if pending else None
-                if t is not None:
-                    idx, pitch = t
+                parsed.append((nat + alt, nat, free, d, tie or m.group(28)))
+            tied = _chord_ties(parsed, ties) if ties else {}
+            new_owners, new_nats, new_ties = [], [], {}
+            for j, (pitch, nat, _, d, tie) in enumerate(parsed):
+                if j in tied:
+                    idx, pitch = tied[j]
                     durs[idx] += d
                 else:
                     if not 0 <= pitch <= 127:
@@ -448,12 +487,14 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
                     p_app(pitch)
                 new_owners.append(idx)
                 new_nats.append(nat)
-                if tie or m.group(28):
+                if tie:
                     new_ties[pitch] = (idx, nat)
             if first is None:
                 continue  # [] or a chord of rests: nothing sounds, nothing advances
-            time += first
+            time += _scaled(first, bn, bd, v) if bn != bd else first
             last_dur, owners, onats = first, new_owners, new_nats
+            if _CHORD_JUNK_RE.sub("", _CHORD_NOTE_RE.sub("", m.group(26))):
+                v.ignored += 1  # e.g. '[Ae>]': the stray '>' is dropped, and counted
             ties = new_ties or _NO_TIES
         elif k == 17:  # tuplet (p:q:r
             p = int(m.group(18))
@@ -474,7 +515,7 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
             bars.append((time, "[" + m.group(11)))
         elif k == 32:  # Z / X: whole bars of rest
             time += int(m.group(34) or 1) * v.bar_ticks()
-            last_dur, owners, onats, ties = 0, (), (), _NO_TIES
+            last_dur, owners, onats, ties, broken = 0, (), (), _NO_TIES, None
         elif k == 35:  # & voice overlay: back to the bar start, same voice
             overlay_end = max(overlay_end, time)
             time = bar_start

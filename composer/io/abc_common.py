@@ -17,10 +17,10 @@ __all__ = [
     "default_unit",
     "key_alterations",
     "key_name",
+    "octave_shift",
     "parse_key",
     "parse_meter",
     "parse_tempo",
-    "octave_shift",
     "parse_unit",
 ]
 

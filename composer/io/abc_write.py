@@ -5,10 +5,17 @@ lasts as long as its first note), a note that outlives the next onset or bar lin
 a tie, gaps become rests. Lengths are multiples of L:, triplets come out as ``(3``, a dotted
 pair of unit notes as ``A>B``, and accidentals are spelt against the key signature and the
 accidentals already written in the bar, exactly as the reader undoes them. Bar lines and repeat
-marks come from ``meta['bars']`` when the score was read from ABC, else from the time signature.
+marks come from ``meta['bars']`` when the score was read from ABC, else from the time signature;
+chord symbols, P: parts, key, meter and tempo changes are written inline where they fall.
+
+One limit: two notes of one pitch that overlap in one track and end at different times cannot
+be told apart in one ABC voice; they come back sounding the same but split differently (MIDI
+cannot hold such overlaps either).
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import itertools
 import os
@@ -76,7 +83,7 @@ class _Speller:
         return li, pitch - alt, alt
 
 
-def _pick_tracks(score: Score, tracks) -> list[Track]:
+def _pick_tracks(score: Score, tracks: str | list[int] | None) -> list[Track]:
     pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
     if tracks == "all":
         return pitched
@@ -103,14 +110,42 @@ def _bar_ticks_list(score: Score, end: int) -> list[tuple[int, str]]:
     return out
 
 
-def _events(notes: np.ndarray, bounds: list[int], end: int) -> list[tuple[int, int, list]]:
+def _simple_parts(length: int, unit: int) -> list[int]:
+    """``length`` ticks as plain, dotted or double-dotted note lengths (largest first), so a note
+    music21 and other readers cannot write as one note (25/16 of a unit, say) becomes tied notes."""
+    if Fraction(length, unit).denominator % 3 == 0:
+        return [length]  # a tuplet length: the tuplet notation carries it
+    parts = []
+    while length > 0:
+        f = Fraction(length, unit)
+        if f.denominator & (f.denominator - 1) == 0 and f.numerator in (1, 3, 7) or \
+                f.denominator == 1 and f.numerator & (f.numerator - 1) == 0:
+            parts.append(length)
+            break
+        best = max((p for k in range(-6, 7) for m in (1, Fraction(3, 2), Fraction(7, 4))
+                    if (p := Fraction(2) ** k * m * unit) <= length and p.denominator == 1), default=length)
+        parts.append(int(best))
+        length -= int(best)
+    return parts
+
+
+def _events(notes: np.ndarray, bounds: list[int], end: int, unit: int | None = None) -> list[tuple[int, int, list]]:
     """Sweep the notes: (start, advance, [(pitch, written length, tied on, tied in)]) per event,
-    rests as an empty list. ``bounds`` are ticks (bars, key/meter changes) no event may cross."""
+    rests as an empty list. ``bounds`` are ticks (bars, key/meter changes) no event may cross;
+    with ``unit``, lengths no single note can show are cut into tied simple ones."""
     starts = notes["start"].tolist()
     ends = (notes["start"] + notes["duration"]).tolist()
     pitches = notes["pitch"].tolist()
     onsets = sorted(set(starts))
     cuts = sorted(set(onsets) | {b for b in bounds if 0 < b < end} | {end})
+    if unit:
+        extra = set()
+        for a, b in zip(cuts, cuts[1:]):
+            t = a
+            for part in _simple_parts(b - a, unit)[:-1]:
+                t += part
+                extra.add(t)
+        cuts = sorted(set(cuts) | extra)
     out, carry, i, n, ci = [], [], 0, len(starts), 0
     pos = 0
     while pos < end:
@@ -154,7 +189,7 @@ def _voice_body(score: Score, track: Track, unit: int, alts0: tuple, bars: list,
     tpq = score.tpq
     notes = track.notes
     end = int((notes["start"] + notes["duration"]).max()) if len(notes) else 0
-    end = max([end] + [t for t, _ in bars])
+    end = max([end] + [t for t, _ in bars] + [c.start + c.duration for c in score.chords if chords])
     keys = {k.time: k for k in score.key_signatures if k.time > 0}
     meters = {m.time: m for m in score.time_signatures if m.time > 0}
     tempos = {t.time: t for t in score.tempos if t.time > 0}
@@ -169,7 +204,7 @@ def _voice_body(score: Score, track: Track, unit: int, alts0: tuple, bars: list,
         if chords else {}
     parts = {int(t): str(label) for t, label in score.meta.get("parts", [])} if chords else {}
     bounds = list(bar_at) + list(keys) + list(meters) + list(tempos) + list(chord_at) + list(parts)
-    events = _events(notes, bounds, end)
+    events = _events(notes, bounds, end, unit)
     speller = _Speller(alts0)
     # tokens: ("bar", text) | ("field", text) | ("ev", start, adv, [(note, num, den, tie)], chord symbol)
     toks: list[tuple] = []
@@ -177,14 +212,13 @@ def _voice_body(score: Score, track: Track, unit: int, alts0: tuple, bars: list,
 
     def marks(t: int) -> None:
         kinds = bar_at.get(t, [])
+        for kind in kinds:  # one token per bar line; a variant ending joins the bar before it
+            if kind[:2] != "[|" and kind.startswith("[") and toks and toks[-1][0] == "bar" \
+                    and toks[-1][1].endswith("|"):
+                toks[-1] = ("bar", toks[-1][1] + kind[1:])
+            else:
+                toks.append(("bar", kind))
         if kinds:
-            text = ""
-            for kind in kinds:
-                if kind.startswith("[") and text.endswith("|"):
-                    text += kind[1:]
-                else:
-                    text += (" " if text else "") + kind
-            toks.append(("bar", text))
             speller.mem = {}
         if t in meters:
             toks.append(("field", f"[M:{meters[t].numerator}/{meters[t].denominator}]"))
@@ -224,7 +258,6 @@ def _format(toks: list[tuple], score: Score, bars_per_line: int, tpq: int) -> st
     """Tokens -> text: tuplets, broken rhythm, beaming spaces and a line break every few bars."""
     sig = score.time_signatures[0] if score.time_signatures else None
     beat = tpq * 4 // sig.denominator * (3 if sig.numerator % 3 == 0 and sig.numerator > 3 else 1) if sig else tpq
-    beat = beat * 2 if sig and (sig.numerator, sig.denominator) == (2, 2) else beat
     prefix: dict[int, str] = {}
     scale: dict[int, tuple[int, int]] = {}
     run: list[int] = []
@@ -260,11 +293,14 @@ def _format(toks: list[tuple], score: Score, bars_per_line: int, tpq: int) -> st
     out, line, nbars, bar_start, new_bar = [], "", 0, 0, True
     for i, tok in enumerate(toks):
         if tok[0] == "bar":
+            opens = tok[1].startswith(("|:", "[|"))
+            if opens and nbars >= bars_per_line and line.strip():  # a new line starts the repeat
+                out.append(line.rstrip())
+                line, nbars = "", 0
             line += ("" if not line or line.endswith(" ") else " ") + tok[1] + " "
             new_bar = True
-            if any(ch in tok[1] for ch in "|:"):
-                nbars += 1
-            if nbars >= bars_per_line and i + 1 < len(toks) and toks[i + 1][0] != "bar":
+            nbars += tok[1][:1] != "[" or tok[1][:2] == "[|"
+            if not opens and nbars >= bars_per_line and i + 1 < len(toks) and toks[i + 1][0] != "bar":
                 out.append(line.rstrip())
                 line, nbars = "", 0
             continue
@@ -293,9 +329,10 @@ def _format(toks: list[tuple], score: Score, bars_per_line: int, tpq: int) -> st
     return "\n".join(out)
 
 
-def score_to_abc(score: Score, *, x: int | None = None, tracks=None, bars_per_line: int = 4) -> str:
+def score_to_abc(score: Score, *, x: int | None = None, tracks: str | list[int] | None = None,
+                 bars_per_line: int = 4) -> str:
     """One Score -> one ABC tune. Writes the track named 'melody' (else the first pitched track);
-    ``tracks="all"`` or a list of indices writes several as V: voices."""
+    ``tracks="all"`` or a list of indices writes several as V: voices. Lyrics are not written."""
     meta = score.meta
     chosen = _pick_tracks(score, tracks) or [Track("melody")]  # no notes: still bars, chords
     sig = min(score.time_signatures, key=lambda s: s.time) if score.time_signatures else None
@@ -316,9 +353,14 @@ def score_to_abc(score: Score, *, x: int | None = None, tracks=None, bars_per_li
     kname, alts = key_name(tonic, mode)
     number = x if x is not None else meta.get("x", 1)
     head = [f"X:{number}", f"T:{meta.get('title') or 'Untitled'}"]
-    for name, letter in (("composer", "C"), ("rhythm", "R"), ("origin", "O")):
+    fields = meta.get("fields") or {}
+    head += [f"T:{t}" for t in fields.get("T", [])]
+    for name, letter in (("composer", "C"), ("origin", "O"), ("rhythm", "R")):
         if meta.get(name):
             head.append(f"{letter}:{meta[name]}")
+        head += [f"{letter}:{v}" for v in fields.get(letter, [])[1:]]
+    for letter in "ABDFGHNSZ":  # the rest of the header, as read
+        head += [f"{letter}:{v}" for v in fields.get(letter, [])]
     head.append(f"M:{meter[0]}/{meter[1]}" if meter else "M:none")
     head.append(f"L:{unit_frac[0]}/{unit_frac[1]}")
     tempo0 = [t for t in score.tempos if t.time == 0]
@@ -332,11 +374,15 @@ def score_to_abc(score: Score, *, x: int | None = None, tracks=None, bars_per_li
     if len(chosen) > 1:
         for i, t in enumerate(chosen):
             head.append(f'V:{i + 1} name="{t.name}"' if t.name else f"V:{i + 1}")
+    if len(chosen) == 1 and chosen[0].program:
+        head.append(f"%%MIDI program {chosen[0].program}")
     head.append(f"K:{kname}")
     body = []
     for i, t in enumerate(chosen):
         if len(chosen) > 1:
             body.append(f"V:{i + 1}")
+            if t.program:
+                body.append(f"%%MIDI program {t.program}")
         body.append(_voice_body(score, t, unit4, alts, bars, bars_per_line, chords=i == 0))
     return "\n".join(head + body) + "\n"
 

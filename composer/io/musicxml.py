@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 
 from ..errors import InputError
-from ..score import KeySignature, Score, Tempo, TimeSignature, Track, notes_array
+from ..score import KeySignature, Score, Tempo, TimeSignature, Track, notes_array, sort_notes
 from .atomic import atomic_write
 
 __all__ = ["read_musicxml", "write_musicxml", "TPQ"]
@@ -99,9 +99,10 @@ def write_musicxml(score: Score, path: str | os.PathLike) -> None:
             from .leadsheet import insert_chord_symbols  # chord symbols above the first part
 
             insert_chord_symbols(part, score)
-        n = t.notes
-        for start in np.unique(n["start"]):
-            sel = n[n["start"] == start]
+        n = sort_notes(t.notes)
+        starts, first = np.unique(n["start"], return_index=True)
+        for start, a, b in zip(starts, first, list(first[1:]) + [len(n)]):
+            sel = n[a:b]  # the notes struck together: one note or one chord
             dur = duration.Duration(float(sel["duration"].max()) / q)
             if len(sel) == 1:
                 el = note.Note(int(sel["pitch"][0]), duration=dur)

@@ -28,9 +28,10 @@ __all__ = ["GroupSpec", "FrameConfig", "FrameLSTM"]
 @dataclass
 class GroupSpec:
     name: str
-    kind: str  # bernoulli | categorical | nade
+    kind: str  # bernoulli | categorical | nade | pattern
     size: int
     onset: str | None = None  # name of the 1-bit group that, when 0, makes this group a hold
+    patterns: list | None = None  # pattern kind: the bits that are on in each allowed pattern
 
 
 @dataclass
@@ -41,6 +42,10 @@ class FrameConfig:
     layers: int = 2
     dropout: float = 0.1
     nade_hidden: int = 32
+    # Lookback (after Magenta's Lookback RNN): the model also reads these groups' bits from
+    # ``lookback`` steps ago, e.g. one 12-bar chorus, so keeping a form is a copy, not a feat of memory.
+    lookback: int = 0
+    lookback_groups: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.groups = [g if isinstance(g, GroupSpec) else GroupSpec(**g) for g in self.groups]
@@ -78,6 +83,31 @@ class CategoricalHead(nn.Module):
         return F.one_hot(idx[:, 0], logits.shape[-1]).to(u.dtype)
 
 
+class PatternHead(nn.Module):
+    """A softmax over whole bit patterns (e.g. the corpus's chord voicings): a chord is chosen as
+    one voicing, so it can never be half of one chord and half of another."""
+
+    def __init__(self, d_in: int, size: int, cfg: FrameConfig, patterns: list) -> None:
+        super().__init__()
+        table = torch.zeros(len(patterns), size)
+        for i, p in enumerate(patterns):
+            table[i, p] = 1
+        self.register_buffer("table", table, persistent=False)  # (P, D)
+        self.proj = nn.Linear(d_in, len(patterns))
+
+    def log_prob(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        match = (v.unsqueeze(-2) == self.table).all(-1)  # (..., P): the pattern v is, if any
+        lp = F.log_softmax(self.proj(u), -1)
+        return torch.where(match.any(-1), (lp * match).sum(-1), torch.full_like(lp[..., 0], -1e4))
+
+    def sample(self, u: torch.Tensor, temperature: float, gen: torch.Generator | None, allow_silence=None) -> torch.Tensor:
+        logits = self.proj(u) / temperature
+        if allow_silence is not None:  # pattern 0 is the empty one: not a choice at an onset
+            logits[:, 0] = torch.where(allow_silence, logits[:, 0], torch.finfo(logits.dtype).min)
+        idx = torch.multinomial(F.softmax(logits, -1), 1, generator=gen)[:, 0]
+        return self.table[idx]
+
+
 class NadeHead(nn.Module):
     """NADE over the group's bits with biases set by the context (as in RNN-NADE)."""
 
@@ -106,26 +136,41 @@ class NadeHead(nn.Module):
         return out
 
 
-HEADS = {"bernoulli": BernoulliHead, "categorical": CategoricalHead, "nade": NadeHead}
+HEADS = {"bernoulli": BernoulliHead, "categorical": CategoricalHead, "nade": NadeHead, "pattern": PatternHead}
 
 
 class FrameLSTM(nn.Module):
-    """Next-frame model: input (frame_t, clock_{t+1}), output a distribution over frame_{t+1}."""
+    """Next-frame model: input (frame_t, clock_{t+1}, lookback), output a distribution over frame_{t+1}."""
 
     def __init__(self, cfg: FrameConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.trunk = LSTMTrunk(LSTMConfig(cfg.frame_size + cfg.cond_size, cfg.hidden, cfg.layers, cfg.dropout))
+        self.bounds = [(sum(g.size for g in cfg.groups[:i]), sum(g.size for g in cfg.groups[: i + 1])) for i in range(len(cfg.groups))]
+        names = [g.name for g in cfg.groups]
+        look = [i for n in cfg.lookback_groups for i in range(*self.bounds[names.index(n)])] if cfg.lookback else []
+        self.register_buffer("look_idx", torch.tensor(look, dtype=torch.long), persistent=False)
+        self.trunk = LSTMTrunk(LSTMConfig(cfg.frame_size + cfg.cond_size + len(look), cfg.hidden, cfg.layers, cfg.dropout))
         heads, offset = [], 0
         for g in cfg.groups:
-            heads.append(HEADS[g.kind](cfg.hidden + offset, g.size, cfg))
+            extra = (g.patterns,) if g.kind == "pattern" else ()
+            heads.append(HEADS[g.kind](cfg.hidden + offset, g.size, cfg, *extra))
             offset += g.size
         self.heads = nn.ModuleList(heads)
-        self.bounds = [(sum(g.size for g in cfg.groups[:i]), sum(g.size for g in cfg.groups[: i + 1])) for i in range(len(cfg.groups))]
 
-    def forward(self, frames: torch.Tensor, cond: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """frames (B, T, D) are the frames so far, cond (B, T, C) the clock of the frames to predict."""
-        return self.trunk(torch.cat([frames, cond], -1), state)  # (B, T, H)
+    def forward(self, frames: torch.Tensor, cond: torch.Tensor, state=None) -> tuple[torch.Tensor, tuple]:
+        """frames (B, T, D) are the frames so far (input i holds frame i-1), cond (B, T, C) the clock of
+        the frames to predict. The state is (LSTM state, the last lookback-1 inputs' lookback bits)."""
+        lstm_state, history = state if state is not None else (None, None)
+        feats = [frames, cond]
+        if self.cfg.lookback:
+            sel = frames[..., self.look_idx]  # (B, T, K)
+            if history is None:
+                history = sel.new_zeros(sel.shape[0], self.cfg.lookback - 1, sel.shape[-1])
+            both = torch.cat([history, sel], 1)  # (B, L-1+T, K); both[i] is input i-L+1, i.e. frame i-L
+            feats.append(both[:, : sel.shape[1]])
+            history = both[:, both.shape[1] - (self.cfg.lookback - 1):]
+        h, lstm_state = self.trunk(torch.cat(feats, -1), lstm_state)  # (B, T, H)
+        return h, (lstm_state, history)
 
     def log_prob(self, h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Exact log p(target | h) in nats, (B, T)."""

@@ -164,7 +164,7 @@ class AbcGrammar:
     def _closing(self, s: State) -> bool:
         """No new bar may start: the requested or the maximum number of bars is reached and the tune can end."""
         limit = self.target if self.target is not None else MAX_BARS
-        return s.pos == 0 and s.bars >= limit and s.started and self._can_end(s)
+        return s.pos == 0 and s.bars >= limit and s.last == "line" and self._can_end(s)
 
     def _line(self, s: State, line: str) -> State | None:
         if s.tuplet:
@@ -208,6 +208,10 @@ class AbcGrammar:
                          ending=ending, measured=s.measured or s.started)
         if after and not self._can_end(new):
             return None  # a short last bar must leave a tune that can end
+        if self.target is None and new.bars >= MAX_BARS and (
+            line in ("|:", "::") or (line == "|" and (s.ending == 1 or s.repeat_open))
+        ):
+            return None  # past the maximum, close what is open instead of going on
         if self.target is not None and (
             (new.bars == self.target and not self._can_end(new))  # the last bar line closes everything
             or (new.bars >= self.target and (line in ("|:", "::") or new.ending == 3))  # no bar left to close it
@@ -220,7 +224,7 @@ class AbcGrammar:
         if s.last != "line" or s.pos != 0:
             return None
         if ending == "[1":
-            room = self.target is None or s.bars + 2 <= self.target  # a bar for each ending
+            room = s.bars + 2 <= (MAX_BARS if self.target is None else self.target)  # a bar for each ending
             return s._replace(ending=1, last="ending") if s.ending == 0 and s.section_bars >= 1 and room else None
         return s._replace(ending=2, last="ending") if s.ending == 3 else None
 

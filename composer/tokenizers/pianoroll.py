@@ -17,7 +17,7 @@ model reads beside the frames, as Magenta's lookback RNN reads its position bits
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -33,14 +33,16 @@ class FrameGroup:
     """A slice of the frame with one output distribution.
 
     kind: 'bernoulli' (independent bits), 'nade' (autoregressive bits), 'categorical'
-    (exactly one bit on; index 0 means silence). ``onset`` names a 1-bit group: when that bit
-    is 0 this group repeats the previous frame (a held note), which the sampler enforces.
+    (exactly one bit on; index 0 means silence), 'pattern' (one of ``patterns``, each a list of
+    the bits that are on). ``onset`` names a 1-bit group: when that bit is 0 this group repeats
+    the previous frame (a held note), which the sampler enforces.
     """
 
     name: str
     kind: str
     size: int
     onset: str | None = None
+    patterns: list | None = None
 
 
 @dataclass
@@ -53,6 +55,10 @@ class PianoRollConfig:
     melody_low: int = 60
     melody_high: int = 85  # exclusive
     normalize_key: bool = True
+    # Chord voicings (bit lists, lowest chord note = 0) fitted on the corpus; with them the chord
+    # is drawn as one of these whole voicings, else bit by bit through a NADE.
+    chord_patterns: list = field(default_factory=list)
+    max_patterns: int = 256
 
 
 def estimate_tonic(score: Score) -> int:
@@ -78,7 +84,8 @@ class PianoRollTokenizer:
         n_chord, n_mel = c.chord_high - c.chord_low, c.melody_high - c.melody_low
         self.groups = [
             FrameGroup("chord_onset", "bernoulli", 1),
-            FrameGroup("chord", "nade", n_chord, onset="chord_onset"),
+            FrameGroup("chord", "pattern", n_chord, onset="chord_onset", patterns=c.chord_patterns)
+            if c.chord_patterns else FrameGroup("chord", "nade", n_chord, onset="chord_onset"),
             FrameGroup("melody_onset", "bernoulli", 1),
             FrameGroup("melody", "categorical", n_mel + 1, onset="melody_onset"),
         ]
@@ -104,9 +111,36 @@ class PianoRollTokenizer:
             raise ValueError("the stored vocabulary does not match this pianoroll configuration")
         return tok
 
+    def fit(self, scores) -> "PianoRollTokenizer":
+        """A tokenizer whose chord voicings are the corpus's most frequent ones (the empty chord first)."""
+        from collections import Counter
+
+        plain = PianoRollTokenizer(replace(self.config, chord_patterns=[]))
+        counts: Counter = Counter()
+        for s in scores:
+            try:
+                frames = plain.encode(s)
+            except TokenizerError:
+                continue
+            bits = frames[:, plain.slices["chord"]]
+            onsets = frames[:, plain.slices["chord_onset"].start].astype(bool)
+            counts.update(tuple(np.flatnonzero(b).tolist()) for b in bits[onsets])
+        counts.pop((), None)
+        patterns = [[]] + [list(p) for p, _ in counts.most_common(self.config.max_patterns - 1)]
+        return PianoRollTokenizer(replace(self.config, chord_patterns=patterns))
+
+    def _snap_chords(self, bits: np.ndarray) -> np.ndarray:
+        """Each chord voicing outside the fitted set becomes the nearest one (fewest bits changed)."""
+        table = np.zeros((len(self.config.chord_patterns), bits.shape[1]), dtype=np.uint8)
+        for i, p in enumerate(self.config.chord_patterns):
+            table[i, p] = 1
+        dist = (bits[:, None, :] != table[None]).sum(-1)  # (T, P)
+        return table[dist.argmin(1)]
+
     def model_inputs(self) -> dict:
-        """What the frame model's shape depends on."""
-        return {"groups": [asdict(g) for g in self.groups], "cond_size": self.cond_size}
+        """What the frame model's shape depends on; it looks back one form (a 12-bar chorus) at the chords."""
+        return {"groups": [asdict(g) for g in self.groups], "cond_size": self.cond_size,
+                "lookback": self.steps_per_bar * self.config.bars_per_form, "lookback_groups": ["chord_onset", "chord"]}
 
     # -- clock -----------------------------------------------------------------------------
     def conditioning(self, n_steps: int, start: int = 0) -> np.ndarray:
@@ -160,6 +194,8 @@ class PianoRollTokenizer:
             for a, b, p in zip(*quantised(t, c.chord_low, c.chord_high)):
                 frames[a:b, cs.start + p - c.chord_low] = 1
                 frames[a, co] = 1
+        if c.chord_patterns:
+            frames[:, cs] = self._snap_chords(frames[:, cs])
         ms, mo = self.slices["melody"], self.slices["melody_onset"].start
         pitch_at = np.full(n_steps, -1)
         onset_at = np.zeros(n_steps, dtype=bool)
