@@ -46,6 +46,7 @@ def main() -> None:
     print(f"(c) strong-beat melody notes on chord tones: {100 * r.chord_tones_strong:.2f}%")
     print(f"    all melody notes on chord tones:         {100 * r.chord_tones_all:.2f}%   (replication: 87.7%)")
     print(f"(d) runs drifting in the last 3 choruses:    {r.drifted_runs} of {r.runs}   (goal 0)")
+    print(f"    bars after chorus 1 repeating chorus 1's chords: {100 * r.self_match:.2f}%")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ class FormReport:
     chord_tones_all: float  # all melody notes that are tones of the sounding chord
     drifted_runs: int  # runs with any bar out of form in the last 3 choruses
     committed: dict  # progression name -> number of runs that chose it
+    self_match: float = 0.0  # bars after the first chorus whose chords repeat that bar of the first chorus
 
 
 def _expected_pcs(progressions: dict, steps_per_bar: int) -> dict[str, list[frozenset]]:
@@ -48,7 +49,7 @@ def blues_form_report(frames: np.ndarray, tokenizer, progressions: dict) -> Form
     form_len = len(next(iter(form.values())))
     c = tokenizer.config
     blues = scale_pcs(0, "blues")
-    bar_ok = step_ok = steps = bars = 0
+    bar_ok = step_ok = steps = bars = self_ok = self_bars = 0
     in_scale = notes = strong = strong_ct = all_ct = drifted = 0
     committed: dict[str, int] = {}
     for run in frames:
@@ -62,6 +63,10 @@ def blues_form_report(frames: np.ndarray, tokenizer, progressions: dict) -> Form
         step_ok, steps = step_ok + int(match.sum()), steps + T
         per_bar = match[: T // spb * spb].reshape(-1, spb).all(1)
         bar_ok, bars = bar_ok + int(per_bar.sum()), bars + len(per_bar)
+        same = np.array([pcs[t] == pcs[t % form_len] for t in range(form_len, T)])
+        if len(same) >= spb:
+            rep = same[: len(same) // spb * spb].reshape(-1, spb).all(1)
+            self_ok, self_bars = self_ok + int(rep.sum()), self_bars + len(rep)
         last3 = per_bar[-3 * form_len // spb:]
         drifted += int(not last3.all())
         mel = run[:, tokenizer.slices["melody"]].argmax(1)
@@ -79,6 +84,7 @@ def blues_form_report(frames: np.ndarray, tokenizer, progressions: dict) -> Form
         runs=len(frames), bars=bars, bar_match=bar_ok / max(bars, 1), step_match=step_ok / max(steps, 1),
         in_scale=in_scale / max(notes, 1), chord_tones_strong=strong_ct / max(strong, 1),
         chord_tones_all=all_ct / max(notes, 1), drifted_runs=drifted, committed=committed,
+        self_match=self_ok / max(self_bars, 1),
     )
 
 
