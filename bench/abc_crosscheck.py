@@ -201,7 +201,7 @@ def _m21_agrees(text: str, rewrites: list, ours: list, untie: bool = False) -> b
             text = _body_rewrite(text, lambda s: s.replace("-", " "))
             ours = our_events(read_abc(text)[0])
         return m21_events(m21_parse(text)) == ours
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -214,7 +214,7 @@ def classify(text: str, ours: list, theirs: list) -> str:
         try:
             if text2 != text and our_events(read_abc(text2)[0]) == ours:
                 useful.append((name, fn))
-        except Exception:  # noqa: BLE001, S112 - a rewrite we cannot read proves nothing
+        except Exception:
             continue
     if re.search(r"-8va|\bbass\b|treble8", key):
         text2 = text
@@ -222,7 +222,7 @@ def classify(text: str, ours: list, theirs: list) -> str:
             text2 = _body_rewrite(text2, fn, quotes=fn in _WHOLE_LINE)
         try:
             theirs2 = m21_events(m21_parse(text2))
-        except Exception:  # noqa: BLE001
+        except Exception:
             theirs2 = []
         shifts = {a - b for x, y in zip(ours, theirs2) for a, b in zip(x[0], y[0])}
         if len(ours) == len(theirs2) and len(shifts) == 1 and shifts != {0} and next(iter(shifts)) % 12 == 0 \
@@ -242,14 +242,14 @@ def classify(text: str, ours: list, theirs: list) -> str:
         for t in (text, _body_rewrite(text, lambda x: x.replace("-", " "))):  # with and without ties
             try:
                 o, th = our_events(read_abc(t)[0]), m21_events(m21_parse(t))
-            except Exception:  # noqa: BLE001, S112
+            except Exception:
                 continue
             if len(o) == len(th) and all(a[0] == b[0] for a, b in zip(o, th)):
                 return "unspecified: chained broken rhythm"
     try:
         if read_abc(text)[0].meta.get("ignored"):
             return "malformed input: stray symbols"
-    except Exception:  # noqa: BLE001, S110
+    except Exception:
         pass
     if "[V:" in text and len(theirs) > len(ours):
         return "m21: inline [V:] not understood"
@@ -275,13 +275,13 @@ def check(task: tuple[str, int, str]) -> tuple[str, str, str, str]:
     tid = f"{os.path.basename(path)}:{line}"
     try:
         ours = read_abc(text)
-    except Exception as e:  # noqa: BLE001 - reported, not hidden
+    except Exception as e:
         return "our-error", type(e).__name__, tid, str(e)[:200]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             theirs = m21_events(m21_parse(text))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             return "m21-error", type(e).__name__, tid, str(e)[:120]
     mine = our_events(ours[0]) if ours else []
     if mine == theirs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+
 from composer.checkpoint import load_checkpoint
 from composer.io.abc import score_to_abc
 from composer.metrics import check_abc_tune as check
@@ -17,6 +18,7 @@ from composer.pipeline import pretrained_dir
 from composer.sample import sample_tokens
 from composer.styles import get_style
 from composer.tokenizers.abc_tokens import abc_text
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -93,7 +93,8 @@ def generate(style, checkpoint, bars, choruses, key, tempo, seed, temperature, s
              **style_options) -> None:
     """Compose pieces and write them (the format follows the output's extension)."""
     from .errors import InputError
-    from .pipeline import generate as run_generate, resolve_model
+    from .pipeline import generate as run_generate
+    from .pipeline import resolve_model
 
     _check_output(output)
     if bars is not None and choruses is not None:

@@ -48,7 +48,9 @@ def generate(style: str | None = None, checkpoint: str | Path | None = None, *, 
     ``options`` are the style's own (a tokenizer's ``prompt``/``grammar`` arguments, e.g. a meter).
     """
     from .checkpoint import load_checkpoint
-    from .score import Tempo, humanize as apply_humanize, swing as apply_swing, transpose
+    from .score import Tempo, transpose
+    from .score import humanize as apply_humanize
+    from .score import swing as apply_swing
     from .theory import key_offset, name_to_pc
 
     st, path = resolve_model(style, checkpoint)

@@ -21,7 +21,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from composer.arrange import block_chords, chord_voicing, walking_bass
-from composer.theory import key_offset
 from composer.corpora.blues import (
     STEP,
     STEPS_PER_CHORUS,
@@ -32,7 +31,7 @@ from composer.corpora.blues import (
 )
 from composer.errors import CorpusError
 from composer.score import ChordSymbol, KeySignature, TimeSignature, transpose
-from composer.theory import CHORD_QUALITIES, chord_pcs
+from composer.theory import CHORD_QUALITIES, chord_pcs, key_offset
 
 GOLDEN = Path(__file__).parent / "golden" / "blues_seed0.json"
 BLUES = {0, 3, 5, 6, 7, 10}

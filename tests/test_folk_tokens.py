@@ -99,7 +99,7 @@ def test_grammar_accepts_every_encoded_tune(tok):
 
 def test_grammar_refuses_overfull_bars_and_unbalanced_repeats(tok):
     g = tok.grammar()
-    ids = lambda words: [tok.index[w] for w in words]  # noqa: E731
+    ids = lambda words: [tok.index[w] for w in words]
     st_ = g.start()
     for i in ids(["<s>", "M:6/8", "K:Cmix", "|:", "G", "3"]):
         st_ = g.advance(st_, i)

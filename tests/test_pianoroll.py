@@ -5,8 +5,8 @@ import pytest
 
 from composer.errors import TokenizerError
 from composer.score import KeySignature, Score, TimeSignature, Track, transpose
-from composer.tokenizers import build_tokenizer
 from composer.theory import key_offset
+from composer.tokenizers import build_tokenizer
 from composer.tokenizers.pianoroll import PianoRollTokenizer, estimate_tonic
 
 E = 240  # an eighth note at tpq 480

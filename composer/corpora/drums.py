@@ -12,11 +12,11 @@ crash. See corpora/drums/README.md for provenance and counts.
 from __future__ import annotations
 
 import time
+import tomllib
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import tomllib
 
 from ..drumkit import ACCENT, GHOST, N_CLASSES, NORMAL
 from ..drums_io import BarKind, DrumBar, bar_kinds, bars_to_score

@@ -15,11 +15,10 @@ cannot hold such overlaps either).
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import itertools
 import os
 from collections.abc import Iterable
+from fractions import Fraction
 from math import gcd
 
 import numpy as np

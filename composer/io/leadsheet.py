@@ -95,7 +95,7 @@ def read_leadsheet_musicxml(path: str | os.PathLike) -> Score:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             doc = converter.parse(name)
-    except Exception as e:  # noqa: BLE001 (music21 raises many types on unreadable files)
+    except Exception as e:
         raise InputError(f"{name}: not a readable MusicXML file ({type(e).__name__}: {str(e)[:120]})") from None
     parts = list(getattr(doc, "parts", [])) or [doc]
     flat = next((p.flatten() for p in parts if p.flatten().getElementsByClass(harmony.ChordSymbol)), doc.flatten())
@@ -241,7 +241,7 @@ def music21_crosscheck() -> tuple[dict, list[str]]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 theirs = frozenset(p.pitchClass for p in harmony.ChordSymbol(fig).pitches)
-        except Exception:  # noqa: BLE001 (music21 raises ValueError and others on figures it cannot read)
+        except Exception:
             unsupported.append(q)
             continue
         ours = quality_pcs(0, q)

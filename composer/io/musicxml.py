@@ -75,7 +75,7 @@ def read_musicxml(path: str | os.PathLike) -> Score:
 
 def write_musicxml(score: Score, path: str | os.PathLike) -> None:
     """Write every pitched or drum track as a part; music21 splits notes into tied notation."""
-    from music21 import chord, duration, instrument, key, meter, metadata, note, stream, tempo
+    from music21 import chord, duration, instrument, key, metadata, meter, note, stream, tempo
 
     if not score.tracks:
         from .leadsheet import write_leadsheet_musicxml  # chord symbols alone: a lead sheet

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .lstm import LSTMConfig, LSTMTrunk, State
+from .lstm import LSTMConfig, LSTMTrunk
 
 __all__ = ["GroupSpec", "FrameConfig", "FrameLSTM"]
 

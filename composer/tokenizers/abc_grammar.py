@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .abc_tokens import ENDINGS, LINES, REST, TIE, TOKEN_MODE, TUPLET, _PITCH_RE, parse_duration
+from .abc_tokens import _PITCH_RE, ENDINGS, LINES, REST, TIE, TOKEN_MODE, TUPLET, parse_duration
 
 __all__ = ["AbcGrammar", "State"]
 
