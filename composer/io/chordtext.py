@@ -26,6 +26,7 @@ from ..harmony import format_chord, is_no_chord, parse_chord
 from ..score import Score
 from ..theory import PC_NAMES, parse_key
 from .atomic import atomic_write
+from .textfile import read_text
 
 __all__ = ["chart_text", "parse_chord_text", "read_chord_text", "read_chord_text_all", "write_chord_text"]
 
@@ -133,12 +134,7 @@ def _bar(tokens: list[str], beats: int, written: list, where: str) -> list:
 
 
 def read_chord_text_all(path: str | os.PathLike) -> list[Score]:
-    name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError as e:
-        raise InputError(f"{name}: {e.strerror}") from None
+    text, name = read_text(path)
     return [chart_to_score(c) for c in parse_chord_text(text, name)]
 
 

@@ -32,6 +32,7 @@ from ..harmony import IREAL_QUALITIES, Chord, format_chord, parse_chord
 from ..score import Score
 from ..theory import PC_NAMES, name_to_pc
 from .atomic import atomic_write
+from .textfile import read_text
 
 __all__ = ["ireal_link", "parse_ireal", "read_ireal", "read_ireal_all", "scramble", "write_ireal_html"]
 
@@ -270,18 +271,9 @@ def _old_format(body: str, source: str) -> list[Chart]:
     return out
 
 
-def _read_text(path: str | os.PathLike) -> tuple[str, str]:
-    name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8", errors="replace") as f:
-            return f.read(), name
-    except OSError as e:
-        raise InputError(f"{name}: {e.strerror}") from None
-
-
 def read_ireal_all(path: str | os.PathLike) -> list[Score]:
     """Every song of an iReal playlist file (the app's HTML export, or a text file with links)."""
-    text, name = _read_text(path)
+    text, name = read_text(path)
     return [chart_to_score(c) for c in parse_ireal(text, name)]
 
 

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..harmony import Chord, format_chord, is_no_chord, parse_chord
 from ..score import Score
 from .atomic import atomic_write
+from .textfile import read_text
 
 __all__ = ["fit_beat", "parse_lab", "read_lab", "write_lab"]
 
@@ -81,12 +82,7 @@ def parse_lab(text: str, source: str = "<lab>") -> Chart:
 
 
 def read_lab(path: str | os.PathLike) -> Score:
-    name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError as e:
-        raise InputError(f"{name}: {e.strerror}") from None
+    text, name = read_text(path)
     return chart_to_score(parse_lab(text, name))
 
 
