@@ -78,8 +78,8 @@ def main() -> None:
     print(f"LSTM:        2 layers x {h} hidden, {_params(lstm) / 1e6:.1f}M parameters")
     print(f"each row: prime context - W tokens, then time W new tokens "
           f"(W = {args.window} with the cache / LSTM, {args.uncached_window} without the cache)\n")
-    print(f"{'context':>8} {'prefill s':>10} {'cached ms/tok':>14} {'no cache ms/tok':>16} {'speed-up':>9} "
-          f"{'LSTM ms/tok':>12}")
+    print(f"{'context':>8} {'prefill s':>10} {'cached ms/tok':>14} {'tok/s':>7} {'no cache ms/tok':>16} {'tok/s':>7} "
+          f"{'speed-up':>9} {'LSTM ms/tok':>12}")
     rows = []
     for L in args.contexts:
         prefix = torch.randint(0, args.vocab, (1, L - args.window))
@@ -87,8 +87,8 @@ def main() -> None:
         no_cache = uncached_ms(tf, prefix[:, : L - args.uncached_window], args.uncached_window)
         _, lstm_ms = cached_ms(lstm, prefix, args.window)
         rows.append((L, with_cache, no_cache))
-        print(f"{L:>8} {prefill:>10.2f} {with_cache:>14.2f} {no_cache:>16.1f} {no_cache / with_cache:>8.0f}x "
-              f"{lstm_ms:>12.2f}")
+        print(f"{L:>8} {prefill:>10.2f} {with_cache:>14.2f} {1e3 / with_cache:>7.1f} {no_cache:>16.1f} "
+              f"{1e3 / no_cache:>7.2f} {no_cache / with_cache:>8.0f}x {lstm_ms:>12.2f}")
     if len(rows) > 1:
         (l0, c0, u0), (l1, c1, u1) = rows[0], rows[-1]
         print(f"\ncontext x{l1 / l0:.0f}: per-token time x{c1 / c0:.2f} with the cache (attention over a longer "
