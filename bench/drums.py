@@ -30,7 +30,7 @@ from composer.pipeline import pretrained_dir
 from composer.sample import sample_tokens
 from composer.score import humanize
 from composer.styles import get_style
-from composer.train import TrainConfig, _evaluate
+from composer.train import TrainConfig, evaluate_nll
 
 GROUPS = {"kick": (0,), "snare": (1,), "hat": (2, 3)}
 
@@ -65,7 +65,7 @@ def main() -> None:
 
     # (a) perplexity
     encoded = [tok.encode(s) for s in songs]
-    nll = _evaluate(model, TokenData([encoded[i] for i in va], st.seq_len), TrainConfig(batch_size=16), "cpu")
+    nll = evaluate_nll(model, TokenData([encoded[i] for i in va], st.seq_len), TrainConfig(batch_size=16), "cpu")
     print(f"(a) validation perplexity: {math.exp(nll):.3f} per token (NLL {nll:.4f} nats; {len(va)} held-out songs, "
           f"vocabulary {len(tok.vocab)})")
 
