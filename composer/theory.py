@@ -38,6 +38,11 @@ SCALES: dict[str, tuple[int, ...]] = {
     "minor_pentatonic": (0, 3, 5, 7, 10),
     # The blues scale: minor pentatonic plus the flat fifth "blue note".
     "blues": (0, 3, 5, 6, 7, 10),
+    "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    "lydian": (0, 2, 4, 6, 7, 9, 11),
+    "locrian": (0, 1, 3, 5, 6, 8, 10),
+    "harmonic_minor": (0, 2, 3, 5, 7, 8, 11),
+    "melodic_minor": (0, 2, 3, 5, 7, 9, 11),
 }
 
 # Intervals above the root. Order matters for identify_chord: richer templates first.

@@ -104,6 +104,9 @@ def parse_form(form: str | None, bars: int) -> list[tuple[str, int]]:
     return [(s, bars // len(items)) for s, _ in items]
 
 
+_FREE = -1  # in a forced copy: a bar the grammar leaves free (--vary)
+
+
 class _State:
     __slots__ = ("bar", "chord", "forced", "fpos", "full", "pending", "phase", "pos", "prev_dom", "refs", "sec")
 
@@ -117,9 +120,13 @@ class _State:
 class ChordGrammar:
     """The token grammar of one requested form, meter and mode (see the module docstring)."""
 
-    def __init__(self, tokenizer, plan: list[tuple[str, int]], meter: int = 4, modes=("major", "minor")) -> None:
+    def __init__(self, tokenizer, plan: list[tuple[str, int]], meter: int = 4, modes=("major", "minor"),
+                 vary: float = 0.0) -> None:
         tok, V = tokenizer, len(tokenizer.vocab)
         self.plan, self.meter = plan, meter
+        # The share of a repeated section's copied bars written afresh; which bars is drawn from
+        # the first statement's tokens, so it differs tune by tune and a state stays a function of them.
+        self.vary = vary
         idx = tok.index
         if f"Meter_{meter}" not in idx:
             raise InputError(f"a bar of {meter} beats is outside this vocabulary (2 to 7 beats)")
@@ -175,7 +182,7 @@ class ChordGrammar:
             return self._one(self.meter_id)
         if s.phase == 4:
             return self._one(self.end_id)
-        if s.fpos < len(s.forced):
+        if s.fpos < len(s.forced) and s.forced[s.fpos] != _FREE:
             return self._one(s.forced[s.fpos])
         if s.sec < 0:
             return self._one(self.sec_ids[0])
@@ -207,7 +214,10 @@ class ChordGrammar:
             s.phase += 1
             return s
         if s.fpos < len(s.forced):
-            s.fpos += 1
+            if s.forced[s.fpos] != _FREE:
+                s.fpos += 1
+            elif tok == self.bar_id:  # a varied bar ends: the copy goes on after the bar line
+                s.fpos += 2
         if tok == self.end_id:
             s.phase = 4
             return s
@@ -218,7 +228,9 @@ class ChordGrammar:
             s.forced, s.fpos = (), 0
             if f is not None and k:
                 bars = s.refs[self.plan[f][0]][:k]
-                s.forced = tuple(t for bar in bars for t in bar) + (self.bar_id,)
+                free = self._varied(bars)
+                s.forced = tuple(t for i, bar in enumerate(bars) for t in ((bar[0], _FREE) if i in free else bar))
+                s.forced += (self.bar_id,)
             return s
         if tok == self.bar_id:
             s.bar, s.pos, s.pending = s.bar + 1, -1, None
@@ -243,6 +255,13 @@ class ChordGrammar:
 
     def done(self, s: _State) -> bool:
         return s.phase == 4
+
+    def _varied(self, bars: tuple) -> frozenset[int]:
+        k = round(self.vary * len(bars))
+        if not k:
+            return frozenset()
+        rng = np.random.default_rng([t for bar in bars for t in bar])
+        return frozenset(rng.choice(len(bars), size=k, replace=False).tolist())
 
 
 def section_cadence(chart: Chart, start: int, end: int) -> bool:

@@ -49,7 +49,7 @@ class ChordsConfig:
 class ChordTokenizer:
     kind = "chords"
     family = "tokens"
-    options: tuple[str, ...] = ("form", "mode", "meter")
+    options: tuple[str, ...] = ("form", "mode", "meter", "vary")
 
     def __init__(self, config: ChordsConfig | None = None, words: list[str] | None = None, **overrides) -> None:
         self.config = config or ChordsConfig(**overrides)
@@ -225,12 +225,17 @@ class ChordTokenizer:
             raise InputError(f"meter {meter!r}: the chords style takes 2/4 to 7/4 (a whole number of beats)")
         return beats
 
-    def prompt(self, bars: int, form: str | None = None, mode: str | None = None, meter: str | None = None) -> list[int]:
+    def prompt(self, bars: int, form: str | None = None, mode: str | None = None, meter: str | None = None,
+               vary: float | None = None) -> list[int]:
         parse_form(form, bars)  # fail early on a bad form
         self._mode(mode)
         self._meter(meter)
         return [self.index["_START_"]]
 
-    def grammar(self, bars: int, form: str | None = None, mode: str | None = None, meter: str | None = None):
-        return ChordGrammar(self, parse_form(form, bars), self._meter(meter), self._mode(mode))
+    def grammar(self, bars: int, form: str | None = None, mode: str | None = None, meter: str | None = None,
+                vary: float | None = None):
+        """``vary``: the share of a repeated section's copied bars the model writes afresh (0: verbatim)."""
+        if vary is not None and not 0 <= vary <= 1:
+            raise InputError(f"vary must be between 0 (verbatim repeats) and 1, got {vary}")
+        return ChordGrammar(self, parse_form(form, bars), self._meter(meter), self._mode(mode), vary or 0.0)
 
