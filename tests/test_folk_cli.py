@@ -42,6 +42,15 @@ def test_generate_tune_in_meter_mode_and_key(tmp_path, folk_run):
     assert "K:Ddor" in out.read_text()
 
 
+def test_mode_without_meter_lets_the_model_pick_the_meter(tmp_path, folk_run):
+    for seed in range(3):
+        out = tmp_path / f"tune{seed}.abc"
+        r = run("generate", "--checkpoint", folk_run, "--mode", "mixolydian", "--seed", seed, "-o", out)
+        assert r.exit_code == 0, r.output
+        (tune,) = read_abc(out)
+        assert tune.meta["mode"] == "mixolydian" and abc_bars_ok(tune)
+
+
 def test_tune_book_midi_and_musicxml(tmp_path, folk_run):
     book_path = tmp_path / "book.abc"
     assert run("generate", "--checkpoint", folk_run, "--count", 3, "--bars", 8, "-o", book_path).exit_code == 0

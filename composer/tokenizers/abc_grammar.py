@@ -41,9 +41,10 @@ class State(NamedTuple):
 
 
 class AbcGrammar:
-    def __init__(self, vocab: list[str], bars: int | None = None) -> None:
+    def __init__(self, vocab: list[str], bars: int | None = None, mode: str | None = None) -> None:
         self.vocab = vocab
         self.target = bars
+        self.mode_id = vocab.index(mode) if mode in vocab else None  # the one mode token allowed
         self.kinds = []
         for t in vocab:
             if t.startswith("M:"):
@@ -117,7 +118,7 @@ class AbcGrammar:
         if s.phase == "meter":
             return s._replace(phase="key", bar_len=value) if kind == "meter" else None
         if s.phase == "key":
-            return s._replace(phase="body") if kind == "mode" else None
+            return s._replace(phase="body") if kind == "mode" and self.mode_id in (None, token) else None
         if s.phase == "end":
             return s._replace(phase="done") if kind == "</s>" else None
         if s.phase != "body":

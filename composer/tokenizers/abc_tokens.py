@@ -315,12 +315,11 @@ class AbcTokenizer:
             toks += [w for w in words if w != "<s>"]
         if meter and not any(t.startswith("M:") for t in toks):
             toks.insert(1, f"M:{meter}")
-        if mode:
-            key = MODE_TOKENS.get(MODE_ALIASES.get(mode.lower(), mode.lower()))
-            if key is None:
-                raise InputError(f"unknown mode {mode!r}; folk tunes are major, minor, dorian or mixolydian")
-            if not any(t in TOKEN_MODE for t in toks):
-                toks.insert(2 if any(t.startswith("M:") for t in toks) else 1, key)
+        key = _mode_token(mode)
+        # The mode follows the meter: with no meter given, the grammar makes the model's meter
+        # be followed by this mode.
+        if key and any(t.startswith("M:") for t in toks) and not any(t in TOKEN_MODE for t in toks):
+            toks.insert(2, key)
         missing = [t for t in toks if t not in self.index]
         if missing:
             known = [t for t in self.vocab if t.startswith("M:")]
@@ -328,10 +327,33 @@ class AbcTokenizer:
                              + (f" (meters: {' '.join(k[2:] for k in known)})" if missing[0].startswith("M:") else ""))
         return [self.index[t] for t in toks]
 
+    def prime_text(self, score: Score, bars: int = 4) -> str:
+        """A start to continue a given tune: its meter, mode and first ``bars`` bars, in this notation."""
+        words, out, seen = [self.vocab[i] for i in self.encode(score)], [], 0
+        for w in words[1:]:
+            if w == "</s>":
+                break
+            out.append(w)
+            if w in ("|", ":|", "||", "|]", "::", "|:") and len(out) > 3:  # not the opening |:
+                seen += 1
+                if seen >= bars:
+                    break
+        return " ".join(out)
+
     def grammar(self, bars: int | None = None, meter=None, mode=None, prime=None):
         from .abc_grammar import AbcGrammar
 
-        return AbcGrammar(self.vocab, bars=bars)
+        return AbcGrammar(self.vocab, bars=bars, mode=_mode_token(mode))
+
+
+def _mode_token(mode: str | None) -> str | None:
+    """The mode token for a --mode name (aliases allowed); InputError naming the valid ones."""
+    if not mode:
+        return None
+    key = MODE_TOKENS.get(MODE_ALIASES.get(mode.lower(), mode.lower()))
+    if key is None:
+        raise InputError(f"unknown mode {mode!r}; folk tunes are major, minor, dorian or mixolydian")
+    return key
 
 
 def abc_text(tokens: list[str], x: int = 1, title: str = "composer folk tune") -> str:
