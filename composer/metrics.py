@@ -13,7 +13,7 @@ import numpy as np
 
 from .theory import scale_pcs
 
-__all__ = ["FormReport", "blues_form_report", "abc_bars_ok", "check_abc_tune"]
+__all__ = ["FormReport", "progression_pcs", "blues_form_report", "abc_bars_ok", "check_abc_tune"]
 
 
 @dataclass
@@ -30,7 +30,7 @@ class FormReport:
     self_match: float = 0.0  # bars after the first chorus whose chords repeat that bar of the first chorus
 
 
-def _expected_pcs(progressions: dict, steps_per_bar: int) -> dict[str, list[frozenset]]:
+def progression_pcs(progressions: dict, steps_per_bar: int) -> dict[str, list[frozenset]]:
     """Per progression, the chord pitch classes at each of the form's steps (from the shipped voicings)."""
     from .arrange import chord_voicing
 
@@ -42,22 +42,26 @@ def _expected_pcs(progressions: dict, steps_per_bar: int) -> dict[str, list[froz
     return out
 
 
-def blues_form_report(frames: np.ndarray, tokenizer, progressions: dict) -> FormReport:
-    """Score a batch of generated runs (B, T, D), T a whole number of 12-bar choruses."""
+def blues_form_report(frames: np.ndarray, tokenizer, progressions: dict, requested: list | None = None) -> FormReport:
+    """Score a batch of generated runs (B, T, D), T a whole number of 12-bar choruses.
+
+    A run is held to ``requested[i]`` (the progression it was asked for) when given, else to the
+    progression its first chorus matches best.
+    """
     spb = tokenizer.steps_per_bar
-    form = _expected_pcs(progressions, spb)
+    form = progression_pcs(progressions, spb)
     form_len = len(next(iter(form.values())))
     c = tokenizer.config
     blues = scale_pcs(0, "blues")
     bar_ok = step_ok = steps = bars = self_ok = self_bars = 0
     in_scale = notes = strong = strong_ct = all_ct = drifted = 0
     committed: dict[str, int] = {}
-    for run in frames:
+    for i, run in enumerate(frames):
         T = len(run)
         chord_bits = run[:, tokenizer.slices["chord"]].astype(bool)
         pcs = [frozenset((np.flatnonzero(b) + c.chord_low) % 12) for b in chord_bits]
         first = range(min(T, form_len))
-        name = max(form, key=lambda n: sum(pcs[t] == form[n][t] for t in first))
+        name = requested[i] if requested and requested[i] else max(form, key=lambda n: sum(pcs[t] == form[n][t] for t in first))
         committed[name] = committed.get(name, 0) + 1
         match = np.array([pcs[t] == form[name][t % form_len] for t in range(T)])
         step_ok, steps = step_ok + int(match.sum()), steps + T

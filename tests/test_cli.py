@@ -64,6 +64,23 @@ def test_options_bars_tempo_swing(tmp_path):
     assert set(starts.tolist()) <= {0, 320}  # off-beat eighths moved to the triplet position
 
 
+@pytest.mark.parametrize("form", ["basic", "quick_change", "jazz", "minor"])
+def test_blues_form_is_the_one_asked_for(tmp_path, form):
+    from composer.checkpoint import load_checkpoint
+    from composer.corpora.blues import load_progressions
+    from composer.metrics import blues_form_report
+    from composer.pipeline import pretrained_dir
+    from composer.score import transpose
+    from composer.styles import get_style
+
+    out = tmp_path / "f.mid"
+    r = run("generate", "--form", form, "--choruses", 2, "--key", "Eb", "--swing", 0, "--seed", 4, "-o", out)
+    assert r.exit_code == 0, r.output
+    tok = load_checkpoint(pretrained_dir(get_style("blues"))).tokenizer
+    frames = tok.encode(transpose(read_midi(out), -3))[None]
+    assert blues_form_report(frames, tok, load_progressions(), [form]).bar_match == 1.0
+
+
 def test_midi_to_stdout():
     r = CliRunner().invoke(cli, ["generate", "--bars", 2, "-o", "-"])
     assert r.exit_code == 0

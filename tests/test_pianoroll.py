@@ -121,3 +121,87 @@ def test_form_metrics_are_perfect_on_the_corpus_itself():
     assert r.bar_match == 1.0 and r.step_match == 1.0 and r.self_match == 1.0 and r.drifted_runs == 0
     assert sorted(r.committed) == sorted({s.meta["progression"] for s in songs})
     assert r.in_scale >= 0.98
+
+
+def test_named_forms_are_recognised_and_conditioned_on():
+    from composer.corpora.blues import generate_blues, load_progressions
+    from composer.metrics import blues_form_report
+
+    tok = PianoRollTokenizer(forms=load_progressions())
+    assert tok.options == ("form",) and tok.cond_size == PianoRollTokenizer().cond_size + len(tok.form_names)
+    songs = generate_blues(8, 2, seed=3)
+    for s in songs:  # every corpus song is recognised as the progression it was written in
+        frames = tok.encode(s)
+        assert tok.form_names[tok.form_index(frames)] == s.meta["progression"]
+        cond = tok.piece_conditioning(frames)
+        assert cond[:, -len(tok.form_names):].argmax(1).tolist() == [tok.form_index(frames)] * len(frames)
+        assert (cond.sum(1) == 3).all()  # step in bar, bar in form, the form
+    assert tok.form_index(np.zeros((96, tok.frame_size), np.uint8)) is None  # no chords: no form
+    # The report can hold each run to the form it was asked for; the wrong one fails it.
+    batch = np.stack([tok.encode(s) for s in songs])
+    names = [s.meta["progression"] for s in songs]
+    assert blues_form_report(batch, tok, load_progressions(), names).bar_match == 1.0
+    wrong = ["minor" if n != "minor" else "basic" for n in names]
+    assert blues_form_report(batch, tok, load_progressions(), wrong).bar_match < 0.8
+    import json  # a checkpoint's JSON sorts the forms: the same piece must get the same conditioning
+
+    again = build_tokenizer(json.loads(json.dumps(tok.to_dict(), sort_keys=True)))
+    assert again.form_names == tok.form_names
+    assert all(np.array_equal(again.piece_conditioning(f), tok.piece_conditioning(f)) for f in batch)
+    shuffled = PianoRollTokenizer(forms=dict(reversed(list(load_progressions().items()))))
+    assert all(np.array_equal(shuffled.piece_conditioning(f), tok.piece_conditioning(f)) for f in batch)
+
+
+def test_generation_inputs_by_name_or_seed():
+    from composer.corpora.blues import generate_blues, load_progressions
+
+    tok = PianoRollTokenizer(forms=load_progressions()).fit(generate_blues(8, 1, seed=0))
+    jazz, rules = tok.generation_inputs(96, form="jazz")
+    assert jazz[:, -4:].argmax(1).tolist() == [tok.form_names.index("jazz")] * 96 and len(rules) == 1
+    drawn = {int(tok.generation_inputs(8, seed=s)[0][0, -4:].argmax()) for s in range(40)}
+    assert drawn == set(range(4))  # the seed picks among all forms
+    with pytest.raises(TokenizerError, match="unknown form 'bossa'.*basic"):
+        tok.generation_inputs(8, form="bossa")
+    with pytest.raises(TokenizerError, match="without named forms"):
+        PianoRollTokenizer().generation_inputs(8, form="jazz")
+    cond, rules = PianoRollTokenizer().generation_inputs(8)
+    assert cond.shape == (8, PianoRollTokenizer().cond_size) and rules == []
+
+
+def test_form_lock_keeps_even_an_untrained_model_in_form():
+    """The lock makes the form a property of the sampler: a random model's chords follow it."""
+    import torch
+
+    from composer.corpora.blues import generate_blues, load_progressions
+    from composer.metrics import blues_form_report
+    from composer.models.frame import FrameConfig, FrameLSTM
+    from composer.sample import sample_frames
+
+    tok = PianoRollTokenizer(forms=load_progressions()).fit(generate_blues(16, 1, seed=0))
+    torch.manual_seed(0)
+    model = FrameLSTM(FrameConfig(**tok.model_inputs(), hidden=8, layers=1))
+    forms = [0, 1, 2, 3]
+    cond = np.stack([tok.conditioning(2 * 96, form=f) for f in forms])
+    free = sample_frames(model, cond, batch=4, seed=1)
+    locked = sample_frames(model, cond, batch=4, seed=1, constraints=[tok.form_lock(forms)])
+    names = [tok.form_names[f] for f in forms]
+    assert blues_form_report(free, tok, load_progressions(), names).bar_match < 0.5
+    report = blues_form_report(locked, tok, load_progressions(), names)
+    assert report.bar_match == 1.0 and report.drifted_runs == 0
+
+
+def test_sampler_takes_one_conditioning_per_sequence():
+    import torch
+
+    from composer.corpora.blues import load_progressions
+    from composer.models.frame import FrameConfig, FrameLSTM
+    from composer.sample import sample_frames
+
+    tok = PianoRollTokenizer(forms=load_progressions())
+    torch.manual_seed(0)
+    model = FrameLSTM(FrameConfig(**tok.model_inputs(), hidden=8, layers=1))
+    shared = tok.conditioning(16, form=1)
+    a = sample_frames(model, shared, batch=2, seed=5)
+    b = sample_frames(model, np.stack([shared, shared]), seed=5, batch=2)
+    assert np.array_equal(a, b)
+    assert sample_frames(model, np.stack([shared, tok.conditioning(16, form=2)]), seed=5, batch=2).shape == a.shape

@@ -12,7 +12,9 @@ ours, so a repeated note differs from a held one. The melody group is one-of-N b
 melody is monophonic; the chord group is multi-hot. Material is normalised to a C tonic
 (shift in -6..+5 semitones, then octave folding into the ranges): the documented quantisation
 of this encoding. ``conditioning`` gives the clock (step in bar, bar in the 12-bar form) that the
-model reads beside the frames, as Magenta's lookback RNN reads its position bits.
+model reads beside the frames, as Magenta's lookback RNN reads its position bits, and, when the
+tokenizer knows named forms (the blues progressions), which form the piece follows: a model
+told its progression need not guess it from the chords so far, so it cannot drift to another.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ class PianoRollConfig:
     # is drawn as one of these whole voicings, else bit by bit through a NADE.
     chord_patterns: list = field(default_factory=list)
     max_patterns: int = 256
+    # Named forms the model is conditioned on: name -> one (degree above tonic, quality) per half
+    # bar of the form. A piece's form is recognised from its chords (``form_index``).
+    forms: dict = field(default_factory=dict)
 
 
 def estimate_tonic(score: Score) -> int:
@@ -76,7 +81,6 @@ def _fold(pitches: np.ndarray, low: int, high: int) -> np.ndarray:
 class PianoRollTokenizer:
     kind = "pianoroll"
     family = "frames"  # the model reads and writes whole frames, not token ids
-    options: tuple[str, ...] = ()  # generation options beyond bars/key/tempo: none
 
     def __init__(self, config: PianoRollConfig | None = None, **overrides) -> None:
         self.config = config or PianoRollConfig(**overrides)
@@ -99,7 +103,9 @@ class PianoRollTokenizer:
         )
         self.frame_size = len(self.vocab)
         self.steps_per_bar = c.steps_per_beat * c.beats_per_bar
-        self.cond_size = self.steps_per_bar + c.bars_per_form
+        self.form_names = sorted(c.forms)  # a fixed order: JSON may reorder the dict
+        self.cond_size = self.steps_per_bar + c.bars_per_form + len(self.form_names)
+        self.options: tuple[str, ...] = ("form",) if self.form_names else ()  # beyond bars/key/tempo
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "config": asdict(self.config), "vocab": self.vocab}
@@ -142,14 +148,65 @@ class PianoRollTokenizer:
         return {"groups": [asdict(g) for g in self.groups], "cond_size": self.cond_size,
                 "lookback": self.steps_per_bar * self.config.bars_per_form, "lookback_groups": ["chord_onset", "chord"]}
 
-    # -- clock -----------------------------------------------------------------------------
-    def conditioning(self, n_steps: int, start: int = 0) -> np.ndarray:
-        """(n_steps, cond_size) one-hot clock: step within the bar, bar within the form."""
+    # -- clock and form --------------------------------------------------------------------
+    def conditioning(self, n_steps: int, start: int = 0, form: int | None = None) -> np.ndarray:
+        """(n_steps, cond_size) one-hot clock (step within the bar, bar within the form) and, when
+        ``form`` is an index into ``form_names``, that form's bit."""
         steps = np.arange(start, start + n_steps)
         cond = np.zeros((n_steps, self.cond_size), dtype=np.float32)
         cond[np.arange(n_steps), steps % self.steps_per_bar] = 1
         cond[np.arange(n_steps), self.steps_per_bar + (steps // self.steps_per_bar) % self.config.bars_per_form] = 1
+        if form is not None:
+            cond[:, self.steps_per_bar + self.config.bars_per_form + form] = 1
         return cond
+
+    def form_pcs(self) -> dict[str, list[frozenset]]:
+        """Per named form, the chord pitch classes (in C) at each step of one chorus."""
+        from ..metrics import progression_pcs
+
+        forms = {name: [tuple(x) for x in self.config.forms[name]] for name in self.form_names}
+        return progression_pcs(forms, self.steps_per_bar)
+
+    def form_index(self, frames: np.ndarray, min_match: float = 0.5) -> int | None:
+        """The named form whose chords match most steps of ``frames``; None when none matches
+        ``min_match`` of them (a piece in no known form is conditioned on no form)."""
+        if not self.form_names or not len(frames):
+            return None
+        c = self.config
+        bits = np.asarray(frames)[:, self.slices["chord"]].astype(bool)
+        pcs = [frozenset((np.flatnonzero(b) + c.chord_low) % 12) for b in bits]
+        scores = []
+        for steps in self.form_pcs().values():
+            scores.append(np.mean([p == steps[t % len(steps)] for t, p in enumerate(pcs)]))
+        best = int(np.argmax(scores))
+        return best if scores[best] >= min_match else None
+
+    def piece_conditioning(self, frames: np.ndarray) -> np.ndarray:
+        """The conditioning an encoded piece is trained with: the clock and its recognised form."""
+        return self.conditioning(len(frames), form=self.form_index(frames))
+
+    def generation_inputs(self, n_steps: int, seed: int = 0, form: str | None = None) -> tuple[np.ndarray, list]:
+        """(conditioning, sampler rules) of a generation: ``form`` by name, or one drawn from
+        ``seed``, given to the model and, through ``form_lock``, kept by construction."""
+        if not self.form_names:
+            if form is not None:
+                raise TokenizerError("this model was trained without named forms; it takes no --form")
+            return self.conditioning(n_steps), []
+        if form is None:
+            index = int(np.random.default_rng(seed).integers(len(self.form_names)))
+        elif form in self.form_names:
+            index = self.form_names.index(form)
+        else:
+            raise TokenizerError(f"unknown form {form!r}; this model knows {', '.join(self.form_names)}")
+        return self.conditioning(n_steps, form=index), [self.form_lock([index])]
+
+    def form_lock(self, forms: list[int]):
+        """The sampler rule that keeps row i of a batch in form ``forms[i]`` by construction: the
+        chord is struck where the form's chord changes (or the sounding one is wrong) and only
+        voicings of the form's chord at that step can be drawn. What grammars do for token styles."""
+        if not self.config.chord_patterns:
+            raise TokenizerError("a form lock needs the fitted chord voicings of a trained model")
+        return _FormLock(self, forms)
 
     # -- encode ----------------------------------------------------------------------------
     def _roles(self, score: Score) -> tuple[Track | None, list[Track]]:
@@ -270,3 +327,37 @@ class PianoRollTokenizer:
             tracks=tracks,
             chords=symbols,
         )
+
+
+class _FormLock:
+    """A frame rule (composer.constraints.FrameRule's protocol): state is (step, chord pcs per row)."""
+
+    name, hard = "form", True
+
+    def __init__(self, tok: PianoRollTokenizer, forms: list[int]) -> None:
+        steps = list(tok.form_pcs().values())
+        c = tok.config
+        self.slice, self.low = tok.slices["chord"], c.chord_low
+        self.expected = [steps[f] for f in forms]  # per row: pitch classes at each step of a chorus
+        pattern_pcs = [frozenset((np.asarray(p, dtype=int) + c.chord_low) % 12) if p else frozenset()
+                       for p in c.chord_patterns]
+        # per row and step of the chorus: the additive mask over voicings (0 allowed, -1e9 not)
+        self.masks = [np.array([[0.0 if pp == want else -1e9 for pp in pattern_pcs] for want in e]) for e in self.expected]
+        for m in self.masks:  # a step whose chord no fitted voicing spells stays free
+            m[(m < 0).all(1)] = 0.0
+
+    def start(self, batch: int):
+        return 0, [frozenset()] * batch
+
+    def adjust(self, state, group: str, shape: tuple[int, int]):
+        t, sounding = state
+        if group == "chord_onset":  # strike where the sounding chord is not the form's
+            return np.array([[1e9 if sounding[i] != e[t % len(e)] else 0.0] for i, e in enumerate(self.expected)])
+        if group == "chord":
+            return np.stack([m[t % len(m)] for m in self.masks])
+        return None
+
+    def advance(self, state, frame: np.ndarray):
+        t, _ = state
+        bits = frame[:, self.slice]
+        return t + 1, [frozenset((np.flatnonzero(b) + self.low) % 12) for b in bits]
