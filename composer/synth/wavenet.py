@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import CheckpointError, InputError
 from ..score import Score
+from .sing_check import yin
 
 __all__ = [
     "SIZES",
@@ -154,31 +155,6 @@ def bits_per_sample(model, data, batch_size: int = 8, device: str = "cpu") -> fl
     return evaluate_nll(model, data, TrainConfig(batch_size=batch_size), torch.device(device)) / math.log(2)
 
 
-def _f0(frame: np.ndarray, sr: int, fmin: float = 50.0, fmax: float = 2000.0) -> float:
-    """Fundamental of a frame by normalised autocorrelation (YIN's difference function, simplified)."""
-    x = frame - frame.mean()
-    n = len(x)
-    spec = np.fft.rfft(x, 2 * n)
-    ac = np.fft.irfft(spec * np.conj(spec))[:n]
-    if ac[0] <= 0:
-        return 0.0
-    energy = np.cumsum(x[::-1] ** 2)[::-1]  # energy of x[k:]
-    d = ac[0] + energy - 2 * ac  # difference function, unnormalised
-    d[0] = 0
-    cmnd = d[1:] * np.arange(1, n) / np.maximum(np.cumsum(d[1:]), 1e-12)
-    lo, hi = int(sr / fmax), min(int(sr / fmin), n - 2)
-    if hi <= lo:
-        return 0.0
-    below = np.flatnonzero(cmnd[lo:hi] < 0.15)
-    if len(below):
-        k = lo + below[0]
-        while k + 1 < hi and cmnd[k + 1] < cmnd[k]:
-            k += 1
-    else:
-        k = lo + int(np.argmin(cmnd[lo:hi]))
-    return sr / (k + 1)
-
-
 def pitch_accuracy(audio: np.ndarray, notes: list[tuple[float, float, int]], sr: int,
                    tolerance: float = 0.5) -> dict:
     """Share of notes whose heard fundamental is their pitch (within ``tolerance`` semitones; octave errors apart).
@@ -191,7 +167,8 @@ def pitch_accuracy(audio: np.ndarray, notes: list[tuple[float, float, int]], sr:
         a, b = int((start + 0.25 * (end - start)) * sr), int((start + 0.75 * (end - start)) * sr)
         if b - a < int(0.03 * sr) or b > len(audio):
             continue
-        f = _f0(audio[a : min(b, a + int(0.1 * sr))], sr)
+        f0, _ = yin(audio[a : min(b, a + int(0.1 * sr))], sr, hop=0.01, fmin=50.0, fmax=2000.0)
+        f = float(np.median(f0[f0 > 0])) if (f0 > 0).any() else 0.0
         judged += 1
         if f <= 0:
             continue
