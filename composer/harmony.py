@@ -308,6 +308,12 @@ def _bass_pc(root: int, text: str) -> int:
 
 def parse_chord(text: str, source: str = "") -> Chord:
     """Any supported spelling -> Chord. InputError naming the spelling (and ``source``) otherwise."""
+    from . import limits
+
+    if len(text) > limits.current().max_chord_chars:
+        where = f" in {source}" if source else ""
+        raise InputError(f"chord symbol of {len(text):,} characters{where} (a chord is at most "
+                         f"{limits.current().max_chord_chars}; COMPOSER_MAX_CHORD_CHARS raises it)")
     s = text.strip().translate(_TRANSLATE)
     try:
         if ":" in s:

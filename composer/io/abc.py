@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import limits
+from ..errors import InputError
 from ..score import NOTE_DTYPE, ChordSymbol, KeySignature, Score, Tempo, TimeSignature, Track, sort_notes
 from .abc_body import (
     FIELD_LINE_RE,
@@ -44,6 +46,7 @@ from .abc_body import (
 )
 from .abc_common import ABC_TPQ, MODES, AbcError, default_unit, octave_shift, parse_tempo
 from .abc_write import score_to_abc, write_abc
+from .textfile import decode_text
 
 __all__ = ["ABC_TPQ", "AbcError", "parse_tune", "read_abc", "score_to_abc", "split_tunes", "write_abc"]
 
@@ -101,6 +104,9 @@ def parse_tune(text: str, *, tpq: int = ABC_TPQ) -> Score:
 
 def _header_field(letter: str, value: str, hdr: Header, meta: dict, fields: dict) -> None:
     """Apply one tune-header (or file-header) field."""
+    if len(value) > limits.current().max_field_chars:
+        raise ValueError(f"{letter}: field of {len(value):,} characters is over the limit of "
+                         f"{limits.current().max_field_chars:,} (COMPOSER_MAX_FIELD_CHARS raises it)")
     if letter == "X":
         meta["x"] = int(value) if value.isdigit() else value
     elif letter == "T" and "title" not in meta:
@@ -203,7 +209,20 @@ def _parse(text: str, tpq: int, file_fields: list, line0: int, source: str | Non
         err = AbcError(f"{where}tune {tune}: cannot read ({type(e).__name__}: {e})")
         err.tune = tune  # type: ignore[attr-defined]
         raise err from None
-    return _assemble(hdr, meta, fields, ctx, list(voices.values()), tpq, line0, source)
+    # Before any NumPy array: Z99999999 or A99999999999 make ticks no int64 holds.
+    end = max(max(v.time, max(map(int.__add__, v.starts, v.durs), default=0)) for v in voices.values())
+    if end > limits.current().max_quarters * tpq:
+        err = AbcError(f"{where}tune {tune}: length {end // tpq:,} quarter notes is over the limit of "
+                       f"{limits.current().max_quarters:,} (COMPOSER_MAX_QUARTERS raises it)")
+        err.tune = tune  # type: ignore[attr-defined]
+        raise err
+    score = _assemble(hdr, meta, fields, ctx, list(voices.values()), tpq, line0, source)
+    try:
+        return limits.check_score(score, f"{where}tune {tune}")
+    except limits.LimitError as e:
+        err = AbcError(str(e))
+        err.tune = tune  # type: ignore[attr-defined]
+        raise err from None
 
 
 def _assemble(hdr: Header, meta: dict, fields: dict, ctx: TuneContext, voices: list[Voice], tpq: int,
@@ -261,14 +280,17 @@ def _load(src: str | os.PathLike) -> tuple[str, str | None]:
     if isinstance(src, os.PathLike) or (
             "\n" not in src and (src.lower().endswith(".abc") or os.path.isfile(src))):
         path = Path(src)
+        if path.is_file():
+            limits.check_size(path)
         try:
             data = path.read_bytes()
         except OSError as e:
             raise AbcError(f"cannot read {path}: {e.strerror}") from None
         try:
-            return data.decode("utf-8"), str(path)
-        except UnicodeDecodeError:
-            return data.decode("latin-1"), str(path)
+            return decode_text(data, str(path)), str(path)
+        except InputError as e:
+            raise AbcError(str(e)) from None
+    limits.check_data(src, "ABC text")
     return src, None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .. import limits
 from ..score import Tempo
 from .abc_common import octave_shift, parse_key, parse_meter, parse_tempo, parse_unit
 
@@ -27,7 +28,7 @@ _BODY_RE = re.compile(
     r'|"([^"\n]*)"'                                          # 16 chord symbol / annotation
     r"|(\((\d+)(?::(\d*))?(?::(\d*))?)"                      # 17 tuplet: 18 p 19 q 20 r
     r"|([()])"                                               # 21 slur
-    r"|(\[([A-Za-z]):([^\]\n]*)\])"                          # 22 inline field: 23 letter 24 value
+    r"|(\[([A-Za-z]):([^\]\[\n]*)\])"                        # 22 inline field: 23 letter 24 value
     r"|(\[([^\]\[|]*)\](\d*/*\d*)(-?))"                      # 25 chord: 26 notes 27 len 28 tie
     r"|(<{1,3}|>{1,3})"                                      # 29 broken rhythm
     r"|(-)"                                                  # 30 tie after a space
@@ -173,13 +174,13 @@ def directive(text: str, hdr: Header, v: Voice | None) -> None:
     words = text.split()
     if len(words) >= 2 and words[0] == "propagate-accidentals" and words[1] in _PROPAGATE:
         hdr.propagate = _PROPAGATE[words[1]]
-    elif len(words) >= 3 and words[0] == "MIDI" and words[1] == "program" and words[-1].isdigit():
+    elif len(words) >= 3 and words[0] == "MIDI" and words[1] == "program" and re.fullmatch(r"\d{1,9}", words[-1]):
         prog = min(int(words[-1]), 127)
         if v is None:
             hdr.program = prog
         else:
             v.program = prog
-    elif len(words) >= 3 and words[:2] == ["MIDI", "transpose"] and re.fullmatch(r"[+-]?\d+", words[2]):
+    elif len(words) >= 3 and words[:2] == ["MIDI", "transpose"] and re.fullmatch(r"[+-]?\d{1,9}", words[2]):
         # abc2midi's playback transposition; only whole octaves, which leave the key in place
         semis = int(words[2])
         if semis % 12 == 0:
@@ -295,10 +296,20 @@ class TuneContext:
         self.directives: list[str] = []
         self.switch: str | None = None
         self.last_field = ""
+        lim = limits.current()
+        self.tokens, self.max_tokens, self.max_notes = 0, lim.max_tokens, lim.max_notes
+        self.max_field, self.max_chord = lim.max_field_chars, lim.max_chord_chars
+
+
+def _too_many(n: int) -> str:
+    return f"more than {n:,} notes in one voice (COMPOSER_MAX_NOTES raises the limit)"
 
 
 def _body_field(letter: str, value: str, v: Voice, hdr: Header, ctx: TuneContext, time: int, pos: int) -> bool:
     """Apply a field met in the body (line or inline). Returns True when it switches voice."""
+    if len(value) > ctx.max_field:
+        raise BodyError(pos, f"{letter}: field of {len(value):,} characters is over the limit of {ctx.max_field:,} "
+                             "(COMPOSER_MAX_FIELD_CHARS raises it)")
     if letter == "K":
         key = cached_key(value)
         if key is not None:
@@ -356,8 +367,12 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
     bars, bar_start, overlay_end = v.bars, v.bar_start, v.overlay_end
     letters = v.letters
     ret = None
+    ntok, max_tok, max_notes = ctx.tokens, ctx.max_tokens, ctx.max_notes
     for m in _BODY_RE.finditer(body, pos):
         k = m.lastindex
+        ntok += 1
+        if ntok > max_tok:
+            raise BodyError(m.start(), f"more than {max_tok:,} tokens in one tune (COMPOSER_MAX_TOKENS raises the limit)")
         if k == 2 or k == 12:  # note or rest
             if k == 2:
                 acc, letter, octs, length, tie = m.group(3, 4, 5, 6, 7)
@@ -409,6 +424,8 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
             if not 0 <= pitch <= 127:
                 raise BodyError(m.start(2), f"pitch {pitch} is outside the MIDI range")
             idx = len(starts)
+            if idx >= max_notes:
+                raise BodyError(m.start(2), _too_many(max_notes))
             s_app(time)
             d_app(d)
             p_app(pitch)
@@ -433,7 +450,7 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
             continue
         elif k == 16:  # "chord symbol" or "^annotation"
             text = m.group(16)
-            if text and text[0] not in "^_<>@":
+            if text and text[0] not in "^_<>@" and len(text) <= ctx.max_chord:
                 cs = _chord_symbol(text)
                 if cs is not None:
                     if broken:  # 'A>"Am"B': the chord starts where B does, after A's stretch
@@ -482,6 +499,8 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
                     if not 0 <= pitch <= 127:
                         raise BodyError(m.start(25), f"pitch {pitch} is outside the MIDI range")
                     idx = len(starts)
+                    if idx >= max_notes:
+                        raise BodyError(m.start(25), _too_many(max_notes))
                     s_app(time)
                     d_app(d)
                     p_app(pitch)
@@ -544,6 +563,7 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
     if ret is None and overlay_end >= 0:
         time = max(time, overlay_end)
         overlay_end = -1
+    ctx.tokens = ntok
     v.time, v.mem, v.ties, v.tuplet, v.broken = time, mem, ties, (tq, tp, tleft), broken
     v.last_dur, v.last_owners, v.onats = last_dur, owners, onats
     v.bar_start, v.overlay_end = bar_start, overlay_end

@@ -179,7 +179,8 @@ def parse_unit(text: str) -> tuple[int, int] | None:
     return (num, den) if num > 0 and den > 0 else None
 
 
-_TEMPO_RE = re.compile(r"((?:\d+/\d+\s*)+)=\s*(\d+(?:\.\d*)?)")
+# possessive: "1/1111/1111..." without "=" would otherwise backtrack exponentially
+_TEMPO_RE = re.compile(r"((?:\d++/\d++\s*+)++)=\s*(\d+(?:\.\d*)?)")
 _TEMPO_BARE_RE = re.compile(r"^\s*(?:C\s*=\s*)?(\d+(?:\.\d*)?)\s*$")
 
 

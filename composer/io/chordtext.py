@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 
+from .. import limits
 from ..chart import Chart, chart_to_score, score_to_chart
 from ..errors import InputError
 from ..harmony import format_chord, is_no_chord, parse_chord
@@ -30,7 +31,8 @@ from .textfile import read_text
 
 __all__ = ["chart_text", "parse_chord_text", "read_chord_text", "read_chord_text_all", "write_chord_text"]
 
-_HEADER = re.compile(r"^\s*(title|composer|key|meter|time|tempo|style)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+_HEADER = re.compile(r"^\s*(title|composer|key|meter|time|tempo|style)\s*:(.*)$", re.IGNORECASE)  # value stripped after:
+# a lazy (.*?)\s*$ rescans every run of spaces, quadratic on a long line
 
 
 def default_beats(k: int, beats: int) -> list[int]:
@@ -55,7 +57,7 @@ def parse_chord_text(text: str, source: str = "<text>") -> list[Chart]:
             continue
         m = _HEADER.match(line)
         if m and "|" not in line:
-            field, value = m.group(1).lower(), m.group(2)
+            field, value = m.group(1).lower(), m.group(2).strip()
             if field == "title" or cur is None or (cur["lines"] and field == "title"):
                 cur = {"header": {}, "lines": []}
                 tunes.append(cur)
@@ -77,10 +79,12 @@ def _tune(tune: dict, source: str) -> Chart:
     h = tune["header"]
     meter = (4, 4)
     if "meter" in h:
-        m = re.fullmatch(r"(\d+)\s*/\s*(\d+)", h["meter"][0])
+        m = re.fullmatch(r"(\d{1,4})\s*/\s*(\d{1,4})", h["meter"][0])
         if not m:
             raise InputError(f"{source} line {h['meter'][1]}: meter {h['meter'][0]!r} is not like 4/4")
         meter = (int(m.group(1)), int(m.group(2)))
+        if not (0 < meter[0] <= 64 and 0 < meter[1] <= 64):
+            raise InputError(f"{source} line {h['meter'][1]}: meter {h['meter'][0]!r} is outside 1/1..64/64")
     chart = Chart(meter=meter, title=h.get("title", ("", 0))[0])
     if "key" in h:
         try:
@@ -104,6 +108,8 @@ def _tune(tune: dict, source: str) -> Chart:
             chart.sections[len(written)] = label
         for cell in rest.rsplit("|", 1)[0].split("|") if rest.rstrip().endswith("|") else rest.split("|"):
             written.append(_bar(cell.split(), beats, written, f"{source} line {n}"))
+            if len(written) * beats > limits.current().max_quarters:
+                limits.check_count(len(written) * beats, "max_quarters", "length in beats", source)
     prev = None
     for i, bar in enumerate(written):  # merge held chords, as score_to_chart does
         out = []
@@ -135,7 +141,7 @@ def _bar(tokens: list[str], beats: int, written: list, where: str) -> list:
 
 def read_chord_text_all(path: str | os.PathLike) -> list[Score]:
     text, name = read_text(path)
-    return [chart_to_score(c) for c in parse_chord_text(text, name)]
+    return [limits.check_score(chart_to_score(c), name) for c in parse_chord_text(text, name)]
 
 
 def read_chord_text(path: str | os.PathLike) -> Score:

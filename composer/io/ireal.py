@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
+from .. import limits
 from ..chart import Chart, chart_to_score, score_to_chart
 from ..errors import InputError
 from ..harmony import IREAL_QUALITIES, Chord, format_chord, parse_chord
@@ -40,9 +41,9 @@ MUSIC_PREFIX = "1r34LbKcu7"
 _LINK = re.compile(r"irealb(?:ook)?://[^\s\"'<>]+")
 _QUAL = "|".join(re.escape(q) for q in sorted(IREAL_QUALITIES, key=len, reverse=True) if q)
 _TOKEN = re.compile(
-    r"(?P<comment><[^>]*>)|(?P<time>T\d\d)|(?P<section>\*[A-Za-z])|(?P<ending>N\d)|(?P<barline>[|\[\]{}Z])"
+    r"(?P<comment><[^<>]*>)|(?P<time>T\d\d)|(?P<section>\*[A-Za-z])|(?P<ending>N\d)|(?P<barline>[|\[\]{}Z])"
     rf"|(?P<chord>(?P<root>[A-G][b#]?|W)(?P<q>{_QUAL})?(?:/(?P<bass>[A-G][b#]?))?)"
-    r"|(?P<alt>\([^)]*\))|(?P<space> )|(?P<x>x)|(?P<r>r)|(?P<n>n)|(?P<p>p)|(?P<skip>[,slYSQfU\s*])"
+    r"|(?P<alt>\([^()]*\))|(?P<space> )|(?P<x>x)|(?P<r>r)|(?P<n>n)|(?P<p>p)|(?P<skip>[,slYSQfU\s*])"
 )
 _BAD_AFTER_CHORD = set("0123456789^+#-abcdeghijkmoqtuvwyz")
 _METERS = {"12": (12, 8)}
@@ -82,11 +83,15 @@ def _written_bars(chart: str, where: str) -> tuple[list[_Bar], tuple[int, int]]:
     bars: list[_Bar] = []
     cur, meter, last, i = _Bar(), None, None, 0
 
+    max_bars = limits.current().max_quarters
+
     def close() -> None:
         nonlocal cur
         if cur.cells or cur.x or cur.r:
             bars.append(cur)
             cur = _Bar()
+            if len(bars) > max_bars:
+                limits.check_count(len(bars), "max_quarters", "bars", where)
 
     while i < len(chart):
         m = _TOKEN.match(chart, i)
@@ -104,6 +109,8 @@ def _written_bars(chart: str, where: str) -> tuple[list[_Bar], tuple[int, int]]:
         elif g["time"]:
             t = g["time"][1:]
             mt = _METERS.get(t, (int(t[0]), int(t[1])))
+            if not (mt[0] and mt[1]):
+                raise InputError(f"{where}: meter T{t} is not a meter")
             if meter is not None and mt != meter:
                 raise InputError(f"{where}: meter changes ({meter[0]}/{meter[1]} to {mt[0]}/{mt[1]}) are not supported")
             meter = mt
@@ -274,7 +281,7 @@ def _old_format(body: str, source: str) -> list[Chart]:
 def read_ireal_all(path: str | os.PathLike) -> list[Score]:
     """Every song of an iReal playlist file (the app's HTML export, or a text file with links)."""
     text, name = read_text(path)
-    return [chart_to_score(c) for c in parse_ireal(text, name)]
+    return [limits.check_score(chart_to_score(c), name) for c in parse_ireal(text, name)]
 
 
 def read_ireal(path: str | os.PathLike) -> Score:

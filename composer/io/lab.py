@@ -11,11 +11,13 @@ comment line, which our reader honours, so a file we write reads back to the sam
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
 import numpy as np
 
+from .. import limits
 from ..chart import Chart, chart_to_score, score_to_chart
 from ..errors import InputError
 from ..harmony import Chord, format_chord, is_no_chord, parse_chord
@@ -32,7 +34,10 @@ def fit_beat(onsets: np.ndarray, tolerance: float = 0.12) -> float:
     if len(x) < 2 or np.ptp(x) < 1e-6:
         return 0.5
     periods = 60.0 / np.arange(60.0, 200.01, 0.05)
-    err = np.abs(x[None, :] / periods[:, None] - np.round(x[None, :] / periods[:, None])).max(axis=1)
+    err = np.zeros(len(periods))
+    for i in range(0, len(x), 4096):  # in chunks: (periods x onsets) at once is GBs for a long file
+        ratio = x[None, i:i + 4096] / periods[:, None]
+        err = np.maximum(err, np.abs(ratio - np.round(ratio)).max(axis=1))
     ok = periods[err <= tolerance]
     if len(ok):
         return float(ok[np.argmin(np.abs(np.log2(ok / 0.5)))])
@@ -44,11 +49,13 @@ _HINT = re.compile(r"#.*?tempo\s*=\s*([0-9.]+).*?meter\s*=\s*(\d+)/(\d+)")
 
 def parse_lab(text: str, source: str = "<lab>") -> Chart:
     rows, hint = [], None
+    max_rows = limits.current().max_events
     for n, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts or line.lstrip().startswith("#"):
-            m = _HINT.match(line.strip())
-            if m and float(m.group(1)) > 0:
+            m = _HINT.match(line.strip()) if len(line) <= limits.current().max_field_chars else None
+            num, den = (int(m.group(2)), int(m.group(3))) if m else (0, 1)
+            if m and 0 < float(m.group(1)) < math.inf and 0 < num <= 64 and den in (1, 2, 4, 8, 16) and num * 4 % den == 0:
                 hint = (float(m.group(1)), (int(m.group(2)), int(m.group(3))))
             continue
         if len(parts) != 3:
@@ -57,6 +64,10 @@ def parse_lab(text: str, source: str = "<lab>") -> Chart:
             start, end = float(parts[0]), float(parts[1])
         except ValueError:
             raise InputError(f"{source} line {n}: times {parts[0]!r} {parts[1]!r} are not numbers") from None
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0:
+            raise InputError(f"{source} line {n}: times {parts[0]!r} {parts[1]!r} are not seconds from the start")
+        if len(rows) >= max_rows:
+            limits.check_count(len(rows) + 1, "max_events", "chords", source)
         if is_no_chord(parts[2]):
             continue
         rows.append((start, end, parse_chord(parts[2], f"{source} line {n}")))
@@ -64,7 +75,11 @@ def parse_lab(text: str, source: str = "<lab>") -> Chart:
         raise InputError(f"{source}: no chords")
     rows.sort(key=lambda r: r[0])
     t0 = rows[0][0]
+    span = max(max(r[0], r[1]) for r in rows) - t0  # bars are allocated for it: check before
+    longest_beat = 60.0 / hint[0] if hint else 1.0  # the fitted beat is 60-200 qpm
+    limits.check_count(math.ceil(span / longest_beat), "max_quarters", "length in beats", source)
     beat = 60.0 / hint[0] if hint else fit_beat(np.array([r[0] - t0 for r in rows] + [rows[-1][1] - t0]))
+    limits.check_count(math.ceil(span / beat), "max_quarters", "length in beats", source)
     meter = hint[1] if hint else (4, 4)
     per_bar = Chart(meter=meter).beats
     slots: dict[int, object] = {}
@@ -83,7 +98,7 @@ def parse_lab(text: str, source: str = "<lab>") -> Chart:
 
 def read_lab(path: str | os.PathLike) -> Score:
     text, name = read_text(path)
-    return chart_to_score(parse_lab(text, name))
+    return limits.check_score(chart_to_score(parse_lab(text, name)), name)
 
 
 def write_lab(score: Score, path: str | os.PathLike) -> None:

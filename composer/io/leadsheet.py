@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import tempfile
 
+from .. import limits
 from ..chart import Chart, chart_to_score, estimate_key, score_to_chart
-from ..errors import InputError
+from ..errors import ComposerError, InputError
 from ..harmony import Chord, canonical_quality, quality_degrees
 from ..harmony import _label as degree_label
 from ..score import ChordSymbol, Score
@@ -84,19 +85,28 @@ def _chord(cs, where: str) -> Chord:
     return Chord(root, quality, None if bass in (None, root) else bass)
 
 
-def read_leadsheet_musicxml(path: str | os.PathLike) -> Score:
-    """The chord symbols of a MusicXML file (with meter, key, tempo, title, rehearsal marks)."""
-    import warnings
+def read_leadsheet_musicxml(path: str | os.PathLike, doc=None) -> Score:
+    """The chord symbols of a MusicXML file (with meter, key, tempo, title, rehearsal marks).
 
-    from music21 import converter, expressions, harmony, key, meter, tempo
+    ``doc``: the file already parsed by music21 (the full MusicXML reader passes it on)."""
+    from .musicxml import _parse
 
     name = os.fspath(path)
+    if doc is None:
+        doc = _parse(name)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            doc = converter.parse(name)
-    except Exception as e:
-        raise InputError(f"{name}: not a readable MusicXML file ({type(e).__name__}: {str(e)[:120]})") from None
+        score = _leadsheet(doc, name)
+    except ComposerError:
+        raise
+    except Exception as e:  # noqa: BLE001 - music21 objects built from a hostile file can fail anywhere
+        raise InputError(f"{name}: MusicXML content music21 cannot interpret ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:120]})") from None
+    return limits.check_score(score, name)
+
+
+def _leadsheet(doc, name: str) -> Score:
+    from music21 import expressions, harmony, key, meter, tempo
+
     parts = list(getattr(doc, "parts", [])) or [doc]
     flat = next((p.flatten() for p in parts if p.flatten().getElementsByClass(harmony.ChordSymbol)), doc.flatten())
     symbols = [c for c in flat.getElementsByClass(harmony.ChordSymbol) if not isinstance(c, harmony.NoChord)]
@@ -134,6 +144,7 @@ def read_leadsheet_musicxml(path: str | os.PathLike) -> Score:
              for r in doc.recurse().getElementsByClass(expressions.RehearsalMark)]
     if marks:
         score.meta["sections"] = sorted(marks)
+    limits.check_score(score, name)  # before the chart allocates a list per bar
     return chart_to_score(score_to_chart(score), tpq)
 
 

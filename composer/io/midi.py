@@ -27,11 +27,13 @@ import logging
 import os
 import struct
 from collections import deque
+from pathlib import Path
 
 import mido
 import numpy as np
 from mido.midifiles.meta import KeySignatureError
 
+from .. import limits
 from ..errors import InputError, MidiError
 from ..score import NOTE_DTYPE, ChordSymbol, KeySignature, Score, Tempo, TimeSignature, Track, sort_notes
 from ..theory import PC_NAMES, name_to_pc
@@ -42,6 +44,7 @@ __all__ = ["CHORD_END", "CHORD_PREFIX", "DRUM_CHANNEL", "midi_bytes", "read_midi
 log = logging.getLogger(__name__)
 
 DRUM_CHANNEL = 9  # 0-based; "channel 10" in General MIDI
+_MAX_DELTA = 0x0FFFFFFF  # a variable-length quantity is at most 4 bytes
 CHORD_PREFIX = "chord:"
 CHORD_END = "chord:end"
 _MELODIC_CHANNELS = [c for c in range(16) if c != DRUM_CHANNEL]
@@ -59,27 +62,40 @@ def read_midi(source: str | os.PathLike | bytes) -> Score:
     """Read a type 0 or 1 MIDI file (a path, or the file's bytes) into a Score.
 
     Raises MidiError naming the file for anything unreadable: missing, truncated, not MIDI,
-    SMPTE timing, type 2.
+    SMPTE timing, type 2; LimitError for a file over composer.limits (size, notes, length, tempo).
     """
     from_bytes = isinstance(source, (bytes, bytearray, memoryview))
     name = "<bytes>" if from_bytes else os.fspath(source)
+    if from_bytes:
+        limits.check_data(source, name)
+    else:
+        limits.check_size(name, error=MidiError)
     try:
-        if from_bytes:
-            mf = mido.MidiFile(file=io.BytesIO(bytes(source)))
-        else:
-            mf = mido.MidiFile(filename=name)
+        # Always from memory (the file is within the size limit): mido trusts chunk lengths, and
+        # reading a real file it would allocate the 4 GB a corrupt header claims before failing.
+        data = bytes(source) if from_bytes else Path(name).read_bytes()
+        _check_header(data, name)
+        mf = mido.MidiFile(file=io.BytesIO(data))
     except EOFError:
-        empty = len(source) == 0 if from_bytes else os.path.getsize(name) == 0
+        empty = len(data) == 0
         raise MidiError(
             f"{name}: {'empty file' if empty else 'truncated MIDI file (unexpected end of data)'}"
         ) from None
     except _READ_ERRORS as e:
         raise MidiError(f"{name}: {_reason(e)}") from None
-    if mf.ticks_per_beat <= 0:
+    if mf.ticks_per_beat == 0:
+        raise MidiError(f"{name}: zero ticks per quarter note in the header")
+    if mf.ticks_per_beat < 0 or mf.ticks_per_beat >= 2**15:
         raise MidiError(f"{name}: SMPTE time division is not supported (need ticks per quarter note)")
     if mf.type == 2:
         raise MidiError(f"{name}: MIDI type 2 (independent sequences) is not supported")
-    return _to_score(mf)
+    return limits.check_score(_to_score(mf, name), name)
+
+
+def _check_header(data: bytes, name: str) -> None:
+    """The MThd chunk, before mido: its length field must be sane (mido would believe 2^32)."""
+    if len(data) >= 8 and data[:4] == b"MThd" and not 6 <= int.from_bytes(data[4:8], "big") <= 64:
+        raise MidiError(f"{name}: corrupt MIDI header (chunk length {int.from_bytes(data[4:8], 'big')}, expected 6)")
 
 
 def _reason(e: BaseException) -> str:
@@ -130,13 +146,15 @@ def _parse_chord(text: str) -> tuple[int, str, int | None] | None:
     return root, quality, bass
 
 
-def _to_score(mf: mido.MidiFile) -> Score:
+def _to_score(mf: mido.MidiFile, name: str = "<midi>") -> Score:
     tempos: dict[int, float] = {}  # tick -> qpm; a later event at the same tick wins
     meters: dict[int, tuple[int, int]] = {}
     keys: dict[int, tuple[int, str]] = {}
     marks: list[tuple[int, str]] = []
     tracks: list[Track] = []
     file_end = 0
+    max_notes = limits.current().max_notes
+    n_notes = 0
     for mtrack in mf.tracks:
         tick = 0
         track_name = None
@@ -145,6 +163,8 @@ def _to_score(mf: mido.MidiFile) -> Score:
         cols: dict[int, list[int]] = {}  # channel -> flat [start, duration, pitch, velocity, ...]
         open_notes: dict[int, deque] = {}  # channel << 7 | pitch -> deque of (start, velocity)
         for msg in mtrack:
+            if msg.time > _MAX_DELTA:  # mido reads variable-length numbers of any length
+                raise MidiError(f"{name}: delta time {msg.time} is longer than MIDI's 4-byte maximum")
             tick += msg.time
             kind = msg.type
             if kind == "note_on" and msg.velocity > 0:
@@ -154,6 +174,9 @@ def _to_score(mf: mido.MidiFile) -> Score:
                 if q is None:
                     q = open_notes[key] = deque()
                 q.append((tick, msg.velocity))
+                n_notes += 1
+                if n_notes > max_notes:
+                    limits.check_count(n_notes, "max_notes", "notes", name)
                 if ch not in first_program:
                     first_program[ch] = programs[ch]
                     cols[ch] = []

@@ -49,14 +49,26 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def _chroma(notes: np.ndarray, n: int, tpq: int, carry: bool) -> np.ndarray:
     """(beats, 12) duration-weighted pitch classes; with ``carry`` a silent beat hears the last chord."""
     start = notes["start"].astype(np.int64)
-    end = start + notes["duration"].astype(np.int64)
-    out = np.zeros((n, 12))
-    for b in range(n):
-        lo, hi = b * tpq, (b + 1) * tpq
-        overlap = np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0, None)
-        np.add.at(out[b], notes["pitch"] % 12, overlap)
-        if carry and not out[b].any() and b:
-            out[b] = out[b - 1] * 0.8
+    end = np.minimum(start + notes["duration"].astype(np.int64), n * tpq)
+    keep = end > start
+    start, end, pc = start[keep], end[keep], notes["pitch"][keep].astype(np.int64) % 12
+    # O(notes + beats), not O(notes x beats): a note adds its part of its first and last beat,
+    # and a whole beat to every beat between, through a running sum of differences.
+    first, last = start // tpq, (end - 1) // tpq
+    out = np.zeros((n + 1, 12))
+    one = first == last
+    np.add.at(out, (first[one], pc[one]), (end - start)[one])
+    f, la, p, s, e = first[~one], last[~one], pc[~one], start[~one], end[~one]
+    np.add.at(out, (f, p), (f + 1) * tpq - s)
+    np.add.at(out, (la, p), e - la * tpq)
+    inner = np.zeros((n + 1, 12))
+    np.add.at(inner, (f + 1, p), tpq)
+    np.add.at(inner, (la, p), -tpq)
+    out = (out + np.cumsum(inner, axis=0))[:n]
+    if carry:
+        for b in np.flatnonzero(~out.any(axis=1)):
+            if b:
+                out[b] = out[b - 1] * 0.8
     return out
 
 
@@ -90,17 +102,20 @@ def estimate_chords(score: Score) -> list[ChordSymbol]:
     roots = np.array([r for r, _ in labels])
     present = heard @ tpl.T + (1 - heard[:, roots])  # a rootless voicing leaves out the root: no penalty
     emit = inside - 0.8 * (1 - inside) - 0.12 * (size - present)
-    for b in range(n):
-        if bass_pc[b] >= 0:  # walking bass: the root on strong beats, anything on the others
-            strong = b % beats == 0 or (beats == 4 and b % 2 == 0)
-            emit[b] += np.where(roots == bass_pc[b], 0.6 if b % beats == 0 else 0.35 if strong else 0.1, 0.0)
+    # walking bass: the root on strong beats, anything on the others (all beats at once)
+    b = np.arange(n)
+    strong = (b % beats == 0) | ((beats == 4) & (b % 2 == 0))
+    weight = np.where(b % beats == 0, 0.6, np.where(strong, 0.35, 0.1))
+    emit += np.where((roots[None, :] == bass_pc[:, None]) & (bass_pc[:, None] >= 0), weight[:, None], 0.0)
     cost = emit[0].copy()
     back = np.zeros((n, len(labels)), dtype=np.int64)
+    states = np.arange(len(labels))
     for b in range(1, n):
         pos = b % beats
         change = _CHANGE_COST[pos] if beats == 4 else (0.15 if pos == 0 else 0.8)
-        stay, jump = cost, cost.max() - change
-        back[b] = np.where(stay >= jump, np.arange(len(labels)), int(cost.argmax()))
+        best = int(cost.argmax())
+        stay, jump = cost, cost[best] - change
+        back[b] = np.where(stay >= jump, states, best)
         cost = np.maximum(stay, jump) + emit[b]
     path = [int(cost.argmax())]
     for b in range(n - 1, 0, -1):

@@ -7,11 +7,13 @@ hand. Chord symbols go through the lead-sheet module, which knows every spelling
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 import numpy as np
 
-from ..errors import InputError
+from .. import limits
+from ..errors import ComposerError, InputError
 from ..score import KeySignature, Score, Tempo, TimeSignature, Track, notes_array, sort_notes
 from .atomic import atomic_write
 
@@ -24,14 +26,84 @@ def _ticks(quarters) -> int:
     return int(round(float(quarters) * TPQ))
 
 
+def check_file(name: str) -> None:
+    """Size limits before music21 sees the file: the file itself and, for a compressed .mxl,
+    what its members inflate to (a zip bomb is refused from the zip directory, unread).
+    Entity-expansion bombs are stopped by expat itself (2.4+)."""
+    import zipfile
+    import zlib
+
+    limits.check_size(name)
+    if not zipfile.is_zipfile(name):
+        try:
+            with open(name, "rb") as f:
+                _check_numbers(f.read(), name)
+        except OSError as e:
+            raise InputError(f"{name}: {e.strerror}") from None
+        return
+    try:
+        with zipfile.ZipFile(name) as z:
+            infos = z.infolist()
+            limits.check_count(len(infos), "max_tracks", "files inside the archive", name)
+            limits.check_count(sum(i.file_size for i in infos), "max_bytes", "uncompressed size", name)
+            for info in infos:
+                if info.filename.lower().endswith((".xml", ".musicxml")) and not info.filename.startswith("META-INF"):
+                    _check_numbers(z.read(info), name)
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, RuntimeError) as e:  # Runtime: encrypted
+        raise InputError(f"{name}: not a readable compressed MusicXML file ({e})") from None
+
+
+# Elements whose absurd values send music21 into loops it never leaves (an <alter> of 2^32
+# semitones moves a pitch octave by octave, billions of times): bounds far beyond real scores.
+_NUMBER_BOUNDS = {b"alter": 12, b"degree-alter": 12, b"octave-change": 10, b"octave": 12, b"degree-value": 30,
+                  b"fifths": 14, b"beats": 1024, b"beat-type": 1024}
+_NUMBER_RE = re.compile(rb"<(alter|degree-alter|octave-change|octave|degree-value|fifths|beats|beat-type)>\s*([^<]{0,40})<")
+
+
+def _check_numbers(xml: bytes, name: str) -> None:
+    for m in _NUMBER_RE.finditer(xml):
+        try:
+            value = float(m.group(2))
+        except ValueError:
+            continue  # music21 reports a malformed number itself
+        if not abs(value) <= _NUMBER_BOUNDS[m.group(1)]:  # also NaN
+            raise InputError(f"{name}: <{m.group(1).decode()}> {m.group(2).decode('latin-1').strip()!r} is out of range")
+
+
+def _parse(name: str):
+    """music21's parse of a MusicXML file, with every failure as one InputError."""
+    import warnings
+
+    from music21 import converter
+
+    check_file(name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return converter.parse(name, format="musicxml")
+    except RecursionError:
+        raise InputError(f"{name}: not a readable MusicXML file (nested too deeply)") from None
+    except Exception as e:  # noqa: BLE001 - music21 raises many kinds on malformed files
+        raise InputError(f"{name}: not a readable MusicXML file ({type(e).__name__}: {' '.join(str(e).split())[:120]})") from None
+
+
 def read_musicxml(path: str | os.PathLike) -> Score:
     """One Score per file: a Track per part (ties merged), meters, keys, tempi, chord symbols."""
-    from music21 import converter, key, meter, tempo
-
+    name = os.fspath(path)
+    m21 = _parse(name)
     try:
-        m21 = converter.parse(os.fspath(path), format="musicxml")
-    except Exception as e:  # music21 raises many kinds on malformed files
-        raise InputError(f"{path}: not a readable MusicXML file ({type(e).__name__}: {e})") from None
+        score = _to_score(m21, name)
+    except ComposerError:
+        raise
+    except Exception as e:  # noqa: BLE001 - music21 objects built from a hostile file can fail anywhere
+        raise InputError(f"{name}: MusicXML content music21 cannot interpret ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:120]})") from None
+    return limits.check_score(score, name)
+
+
+def _to_score(m21, path: str) -> Score:
+    from music21 import key, meter, tempo
+
     flat = m21.flatten()
     tracks = []
     for i, part in enumerate(getattr(m21, "parts", [m21]) or [m21]):
@@ -41,7 +113,10 @@ def read_musicxml(path: str | os.PathLike) -> Score:
                 continue
             start, dur = _ticks(n.getOffsetInHierarchy(part)), _ticks(n.quarterLength)
             vel = int(n.volume.velocity or 80)
-            rows += [(start, dur, p.midi, vel) for p in n.pitches if dur > 0]
+            rows += [(start, dur, p.midi, min(max(vel, 0), 127)) for p in n.pitches if dur > 0]
+            if any(not 0 <= p.midi <= 127 for p in n.pitches):
+                raise InputError(f"{path}: a note outside the MIDI pitch range in part {i + 1}")
+            limits.check_count(len(rows), "max_notes", "notes", path)
         program = 0
         inst = part.getInstrument(returnDefault=False)
         if inst is not None and inst.midiProgram is not None:
@@ -67,7 +142,7 @@ def read_musicxml(path: str | os.PathLike) -> Score:
 
         from .leadsheet import read_leadsheet_musicxml
 
-        sheet = read_leadsheet_musicxml(path)
+        sheet = read_leadsheet_musicxml(path, m21)
         score.chords = [replace(c, start=c.start * TPQ // sheet.tpq, duration=c.duration * TPQ // sheet.tpq)
                         for c in sheet.chords]
     return score
