@@ -120,7 +120,7 @@ def quantised_scores(draw):
     for p in sorted(programs):
         notes = draw(st.lists(note, min_size=1, max_size=25))
         tracks.append(Track(_program_name(p), max(p, 0), p == -1,
-                            notes_array([(s * G, d * G, pitch, v) for s, d, pitch, v in notes])))
+                            notes_array(sorted((s * G, d * G, pitch, v) for s, d, pitch, v in notes))))
     last = max(int(tr.notes["start"].max()) for tr in tracks) // G
     tempo_at = sorted(draw(st.sets(st.integers(1, max(last, 1)), max_size=3)))
     qpms = draw(st.lists(st.sampled_from(TOK.tempos.tolist()), min_size=len(tempo_at) + 1, max_size=len(tempo_at) + 1))
