@@ -15,7 +15,7 @@ import tempfile
 
 from .. import limits
 from ..chart import Chart, chart_to_score, estimate_key, score_to_chart
-from ..errors import ComposerError, InputError
+from ..errors import InputError
 from ..harmony import Chord, canonical_quality, quality_degrees
 from ..harmony import _label as degree_label
 from ..score import ChordSymbol, Score
@@ -89,19 +89,10 @@ def read_leadsheet_musicxml(path: str | os.PathLike, doc=None) -> Score:
     """The chord symbols of a MusicXML file (with meter, key, tempo, title, rehearsal marks).
 
     ``doc``: the file already parsed by music21 (the full MusicXML reader passes it on)."""
-    from .musicxml import _parse
+    from .musicxml import _parse, interpret
 
     name = os.fspath(path)
-    if doc is None:
-        doc = _parse(name)
-    try:
-        score = _leadsheet(doc, name)
-    except ComposerError:
-        raise
-    except Exception as e:  # noqa: BLE001 - music21 objects built from a hostile file can fail anywhere
-        raise InputError(f"{name}: MusicXML content music21 cannot interpret ({type(e).__name__}: "
-                         f"{' '.join(str(e).split())[:120]})") from None
-    return limits.check_score(score, name)
+    return interpret(_leadsheet, _parse(name) if doc is None else doc, name)
 
 
 def _leadsheet(doc, name: str) -> Score:

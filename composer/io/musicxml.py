@@ -87,18 +87,23 @@ def _parse(name: str):
         raise InputError(f"{name}: not a readable MusicXML file ({type(e).__name__}: {' '.join(str(e).split())[:120]})") from None
 
 
-def read_musicxml(path: str | os.PathLike) -> Score:
-    """One Score per file: a Track per part (ties merged), meters, keys, tempi, chord symbols."""
-    name = os.fspath(path)
-    m21 = _parse(name)
+def interpret(convert, doc, name: str) -> Score:
+    """``convert(doc, name)`` -> Score, where music21 objects built from a hostile file can fail
+    anywhere: any such failure is one InputError, and the Score is checked against the limits."""
     try:
-        score = _to_score(m21, name)
+        score = convert(doc, name)
     except ComposerError:
         raise
-    except Exception as e:  # noqa: BLE001 - music21 objects built from a hostile file can fail anywhere
+    except Exception as e:  # noqa: BLE001
         raise InputError(f"{name}: MusicXML content music21 cannot interpret ({type(e).__name__}: "
                          f"{' '.join(str(e).split())[:120]})") from None
     return limits.check_score(score, name)
+
+
+def read_musicxml(path: str | os.PathLike) -> Score:
+    """One Score per file: a Track per part (ties merged), meters, keys, tempi, chord symbols."""
+    name = os.fspath(path)
+    return interpret(_to_score, _parse(name), name)
 
 
 def _to_score(m21, path: str) -> Score:
