@@ -134,7 +134,7 @@ def test_plot_piano_roll_and_training_curves(tmp_path):
 
 
 def test_bar_lines_follow_meter_changes():
-    from composer.pianoroll import bar_starts
+    from composer.plot import bar_starts
 
     s = Score(tpq=480, time_signatures=[TimeSignature(0, 4, 4), TimeSignature(3840, 3, 4)],
               tracks=[Track("p", 0, False, [(0, 480 * 14, 60, 80)])])
