@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-CMD = [sys.executable, "-c", "from composer.cli import main; main()", "generate", "--style", "blues"]
+CMD = [sys.executable, "-c", "from composer.cli import main; main()", "generate", "--style", "blues", "--force"]
 
 
 def main() -> None:

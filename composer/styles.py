@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .errors import StyleError
+from .errors import CorpusError, StyleError
 
 __all__ = ["Style", "STYLES", "get_style"]
 
@@ -35,6 +35,11 @@ class Style:
     pretrained: str | None = None  # folder under composer/pretrained
     alternatives: dict = field(default_factory=dict)  # other models: name -> (kind, sizes)
     split_by_content: bool = False  # identical pieces (after encoding) always share a split
+    # (corpus, tokenizer, fit) -> (tokenizer, {split: encoded pieces}, description), or None when
+    # the corpus is not in the style's own split format (then it is read as music files)
+    read_splits: Callable | None = None
+    tempo_from_tokens: bool = False  # the tokens carry tempo: keep the decoded tempo map unless --tempo is given
+    metrics: Callable | None = None  # (sampled Scores, tokenizer) -> {name: value}, for `compose eval`
 
     def model(self, name: str | None, tokenizer, size: str = "default") -> tuple[str, dict]:
         """(model kind, config) for ``--model name`` (None: the style's own) at a size preset."""
@@ -50,7 +55,9 @@ class Style:
 def _pianoroll():
     from .tokenizers.pianoroll import PianoRollTokenizer
 
-    return PianoRollTokenizer()
+    from .corpora.blues import load_progressions
+
+    return PianoRollTokenizer(forms=load_progressions())
 
 
 def _blues_corpus(seed: int) -> list:
@@ -84,6 +91,18 @@ def _jazz_corpus(seed: int) -> list:
     return generate_jazz(n_tunes=3000, seed=seed)
 
 
+def _blues_metrics(scores, tokenizer) -> dict:
+    from .evaluation import blues_metrics
+
+    return blues_metrics(scores, tokenizer)
+
+
+def _folk_metrics(scores, tokenizer) -> dict:
+    from .evaluation import folk_metrics
+
+    return folk_metrics(scores, tokenizer)
+
+
 STYLES: dict[str, Style] = {
     "blues": Style(
         name="blues",
@@ -97,6 +116,7 @@ STYLES: dict[str, Style] = {
         train_defaults={"epochs": 30, "batch_size": 4, "lr": 2e-3, "patience": 6},
         bars=36, form_bars=12, tempo=120.0, temperature=0.8, swing=0.5, seq_len=1152,
         pretrained="blues",
+        metrics=_blues_metrics,
     ),
     "drums": Style(
         name="drums",
@@ -161,6 +181,86 @@ STYLES["folk"] = Style(
     bars=None, form_bars=8, tempo=120.0, temperature=1.0, swing=0.0, keyed=True,
     top_k=0, top_p=1.0, max_tokens=3000, seq_len=256, split_by_content=True,
     pretrained="folk",
+    metrics=_folk_metrics,
+)
+
+
+def _poly_tokenizer():
+    from .tokenizers.polyroll import PolyRollTokenizer
+
+    return PolyRollTokenizer()
+
+
+def _poly_corpus(seed: int):
+    raise CorpusError("the poly style has no built-in corpus: give --corpus a piano-roll JSON file "
+                      "(e.g. jsb_chorales.json) or a folder of MIDI files")
+
+
+def _poly_splits(corpus, tokenizer, fit: bool = True):
+    from .corpora.polyphonic import poly_splits
+
+    return poly_splits(corpus, tokenizer, fit)
+
+
+def _poly_sizes(kind: str) -> dict:
+    """88-key frame models: one group of ``kind`` (bernoulli = sigmoid LSTM, nade = RNN-NADE,
+    pitchconv = LSTM + pitch CNN); "default" fits a CPU, "full" is for a GPU."""
+    groups = [{"name": "keys", "kind": kind, "size": 88}]
+    # bit_bias -3: start near the rolls' sparsity so the LSTM does not saturate in the first steps
+    # (the pitch CNN's "default" keeps 0, the setting of its published JSB figure in the README).
+    bias = 0.0 if kind == "pitchconv" else -3.0
+    return {"tiny": {"groups": groups, "hidden": 16, "layers": 1, "dropout": 0.0, "nade_hidden": 8,
+                     "conv_channels": 8, "conv_layers": 2, "conv_below": 4, "conv_window": 4, "conv_key_features": 2},
+            "default": {"groups": groups, "hidden": 256, "layers": 2, "dropout": 0.3, "nade_hidden": 150,
+                        "conv_channels": 24, "conv_layers": 5, "bit_bias": bias},
+            # the pitch CNN also reads 4 past frames around each key (two beats at an eighth-note grid)
+            "history4": {"groups": groups, "hidden": 256, "layers": 2, "dropout": 0.3, "nade_hidden": 150,
+                         "conv_channels": 24, "conv_layers": 5, "conv_history": 4, "bit_bias": -3.0},
+            "full": {"groups": groups, "hidden": 512, "layers": 2, "dropout": 0.4, "nade_hidden": 300,
+                     "conv_channels": 64, "conv_layers": 7, "conv_key_features": 16, "conv_history": 4,
+                     "bit_bias": -3.0}}
+
+
+STYLES["poly"] = Style(
+    name="poly",
+    description="polyphonic piano rolls, 88 keys (the Boulanger-Lewandowski 2012 benchmarks): "
+                "sigmoid LSTM, RNN-NADE, LSTM + pitch CNN",
+    make_tokenizer=_poly_tokenizer,
+    model_kind="frame_lstm",
+    sizes=_poly_sizes("pitchconv"),
+    alternatives={"lstm": ("frame_lstm", _poly_sizes("bernoulli")), "nade": ("frame_lstm", _poly_sizes("nade")),
+                  "pitchconv": ("frame_lstm", _poly_sizes("pitchconv"))},
+    build_corpus=_poly_corpus,
+    train_defaults={"epochs": 60, "batch_size": 8, "lr": 2e-3, "patience": 10, "threads": 1},
+    bars=16, form_bars=4, tempo=90.0, temperature=1.0, swing=0.0, keyed=True,
+    seq_len=4096,  # whole pieces (the longest in the four sets is 3,857 frames): validation is exact
+    read_splits=_poly_splits,
+)
+
+
+def _remi_tokenizer():
+    from .tokenizers.remi import RemiTokenizer
+
+    return RemiTokenizer()
+
+
+def _midi_corpus(seed: int):
+    raise CorpusError("the midi style has no built-in corpus: give --corpus a folder from `compose tokenize` "
+                      "(or a folder of MIDI files)")
+
+
+STYLES["midi"] = Style(
+    name="midi",
+    description="any multi-track MIDI as REMI tokens (Huang & Yang 2020; MidiTok's REMI+), decoder-only transformer",
+    make_tokenizer=_remi_tokenizer,
+    model_kind="token_transformer",
+    sizes={"tiny": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 1024, "dropout": 0.0},
+           "default": {"n_layer": 6, "n_head": 8, "n_embd": 512, "block_size": 1024, "dropout": 0.1},
+           "large": {"n_layer": 12, "n_head": 12, "n_embd": 768, "block_size": 2048, "dropout": 0.1}},
+    build_corpus=_midi_corpus,
+    train_defaults={"epochs": 20, "batch_size": 16, "lr": 6e-4, "patience": 3, "warmup_steps": 200},
+    bars=16, form_bars=4, tempo=120.0, temperature=1.0, swing=0.0, keyed=False,
+    top_k=0, top_p=0.95, max_tokens=200_000, seq_len=1024, tempo_from_tokens=True,
 )
 
 

@@ -13,7 +13,8 @@ from ..errors import InputError
 from ..score import Score
 from . import midi
 
-__all__ = ["READERS", "WRITERS", "BOOK_READERS", "BOOK_WRITERS", "read", "read_all", "write", "write_all"]
+__all__ = ["BOOK_READERS", "BOOK_WRITERS", "READERS", "WRITERS", "output_paths", "read", "read_all", "write",
+           "write_all"]
 
 READERS: dict[str, Callable[[str], Score]] = {
     ".mid": midi.read_midi,
@@ -81,6 +82,17 @@ for _ext in (".musicxml", ".mxl"):  # MusicXML lead sheets, unless a fuller Musi
 WRITERS.setdefault(".musicxml", leadsheet.write_leadsheet_musicxml)
 
 
+def _write_rendered(score: Score, path: str) -> None:
+    """Audio out: render with the built-in synthesiser (composer.synth), write atomically."""
+    from ..synth import render_to_file
+
+    render_to_file(score, path)
+
+
+for _ext in (".wav", ".flac", ".ogg"):  # FLAC/OGG say clearly when soundfile is missing
+    WRITERS.setdefault(_ext, _write_rendered)
+
+
 def _pick(table: dict, path: str | os.PathLike, verb: str) -> Callable:
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in table:
@@ -107,22 +119,34 @@ def read_all(path: str | os.PathLike) -> list[Score]:
     return [read(path)]
 
 
-def write_all(scores: list[Score], path: str | os.PathLike) -> list[str]:
+def write_all(scores: list[Score], path: str | os.PathLike,
+              writer: Callable[[Score, str], None] | None = None) -> list[str]:
     """Write several pieces: one tune book where the format holds many, else name-01.ext, ...
 
+    ``writer`` replaces the extension's writer (e.g. audio rendered with a SoundFont).
     Returns the paths written.
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    write_one = writer or write
     if len(scores) == 1:
-        write(scores[0], path)
+        write_one(scores[0], path)
         return [path]
-    if ext in BOOK_WRITERS:
+    if ext in BOOK_WRITERS and writer is None:
         _pick(WRITERS, path, "write")  # the same error for an unknown extension
         BOOK_WRITERS[ext](scores, path)
         return [path]
-    stem, width = os.path.splitext(path)[0], len(str(len(scores)))
-    paths = [f"{stem}-{i + 1:0{width}d}{ext}" for i in range(len(scores))]
+    paths = output_paths(len(scores), path)
     for score, p in zip(scores, paths):
-        write(score, p)
+        write_one(score, p)
     return paths
+
+
+def output_paths(count: int, path: str | os.PathLike, book: bool = False) -> list[str]:
+    """The files ``write_all`` makes for ``count`` pieces: ``path`` itself for one piece or a tune
+    book (``book``: the format holds many and no custom writer), else name-01.ext, name-02.ext, ..."""
+    path = os.fspath(path)
+    if count == 1 or book:
+        return [path]
+    (stem, ext), width = os.path.splitext(path), len(str(count))
+    return [f"{stem}-{i + 1:0{width}d}{ext}" for i in range(count)]

@@ -12,6 +12,8 @@ MODEL_KINDS = {
     "frame_lstm": ("composer.models.frame", "FrameLSTM", "FrameConfig"),
     "token_lstm": ("composer.models.lstm", "TokenLSTM", "LSTMConfig"),
     "token_transformer": ("composer.models.transformer", "TokenTransformer", "TransformerConfig"),
+    "wavenet": ("composer.models.wavenet", "WaveNet", "WaveNetConfig"),
+    "singer": ("composer.models.singer", "Singer", "SingerConfig"),
 }
 
 

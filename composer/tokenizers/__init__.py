@@ -21,6 +21,10 @@ TOKENIZERS = {
     "chords": "composer.tokenizers.chords:ChordTokenizer",
     "abc": "composer.tokenizers.abc_tokens:AbcTokenizer",
     "drums": "composer.tokenizers.drums:DrumsTokenizer",
+    "remi": "composer.tokenizers.remi:RemiTokenizer",
+    "polyroll": "composer.tokenizers.polyroll:PolyRollTokenizer",
+    "mulaw": "composer.tokenizers.mulaw:MuLawCodec",
+    "world_features": "composer.synth.sing_corpus:FeatureCodec",
 }
 
 
