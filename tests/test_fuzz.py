@@ -105,6 +105,17 @@ def test_abc_reader_never_crashes(header, body):
         assert all(0 <= t.notes["pitch"].max() <= 127 for t in s.tracks)
 
 
+def test_abc_cases_the_100k_fuzz_run_found():
+    """A zero divisor in a note length, and a tune ending in a long blank tail (rescanned from
+    every position before: quadratic, a 20 kB file took minutes)."""
+    from composer.io.abc import parse_tune
+
+    with pytest.raises(ComposerError, match="note length '/0' divides by zero"):
+        parse_tune("X:1\nM:3/4\nL:1/8\nK:G\nA2 B/0 c |\n")
+    tune = parse_tune("X:1\nM:3/4\nL:1/8\nK:G\nA2 B2 c2 |" + "\n" * 200_000)
+    assert tune.n_notes == 3
+
+
 @SETTINGS
 @given(st.lists(st.one_of(st.text(alphabet="|%.CDEFGAB7m#b:N ", max_size=30),
                           st.sampled_from(["Title: x", "Key: C minor", "Meter: 3/4", "Meter: 0/0", "Tempo: nan"])),

@@ -183,7 +183,9 @@ def _parse(text: str, tpq: int, file_fields: list, line0: int, source: str | Non
         hdr.tempo = parse_tempo(hdr.tempo_text, hdr.unit)
     meta.setdefault("title", "")
     tune = _tune_id(meta)
-    body = text[offset:] if body_line < len(lines) else ""
+    # Up to the last non-blank: read_body's every match attempt then succeeds, so a long blank
+    # tail is not rescanned from each of its positions.
+    body = text[offset:].rstrip() if body_line < len(lines) else ""
     ctx, voices = TuneContext(), {}
     vid = next(iter(hdr.voices), "")
     v = voices[vid] = Voice(vid, hdr.voices.get(vid, "melody"), hdr, tpq)

@@ -18,7 +18,7 @@ __all__ = ["FIELD_LINE_RE", "BodyError", "Header", "TuneContext", "Voice", "cach
            "cached_unit", "directive", "read_body", "voice_decl"]
 
 _BODY_RE = re.compile(
-    r"[ \t\n]*(?:"  # skip blanks inside the match: far fewer failed attempts than a bare search
+    r"\s*(?:"  # skip blanks inside the match: far fewer failed attempts than a bare search
     r"(^[A-Za-z+]:(?![|:\]])[^\n]*)"                         # 1 field line
     r"|((\^\^|\^|__|_|=)?([A-Ga-g])([,']*)(\d*/*\d*)(-?))"   # 2 note: 3 acc 4 letter 5 oct 6 len 7 tie
     r"|((:*\[?\|+\]?:*|::+|\.\|)(\[?\d+(?:[,-]\d+)*)?)"      # 8 bar: 9 kind 10 variant ending
@@ -155,13 +155,16 @@ class Header:
         self.voices: dict[str, str] = {}
 
 
-def _length(text: str, cache: dict) -> tuple[int, int]:
-    """'3/2' -> (3, 2), '/' -> (1, 2), '//' -> (1, 4), '' -> (1, 1); cached per distinct string."""
+def _length(text: str, cache: dict, pos: int) -> tuple[int, int]:
+    """'3/2' -> (3, 2), '/' -> (1, 2), '//' -> (1, 4), '' -> (1, 1); cached per distinct string.
+    ``pos``: where the length stands, for the error a zero divisor ('A/0') raises."""
     r = cache.get(text)
     if r is None:
         m = re.fullmatch(r"(\d*)(/*)(\d*)", text)
         num = int(m.group(1) or 1)
         den = (int(m.group(3)) << max(len(m.group(2)) - 1, 0)) if m.group(3) else 1 << len(m.group(2))
+        if not den:
+            raise BodyError(pos, f"note length {text!r} divides by zero")
         r = cache[text] = (num, den)
     return r
 
@@ -368,7 +371,7 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
     letters = v.letters
     ret = None
     ntok, max_tok, max_notes = ctx.tokens, ctx.max_tokens, ctx.max_notes
-    for m in _BODY_RE.finditer(body, pos):
+    for m in _BODY_RE.finditer(body, pos):  # the caller strips the blank tail: every attempt matches
         k = m.lastindex
         ntok += 1
         if ntok > max_tok:
@@ -380,7 +383,7 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
                 length = m.group(14)
             d = dcache.get(length)
             if d is None:
-                n, dd = _length(length, _LEN_CACHE)
+                n, dd = _length(length, _LEN_CACHE, m.start())
                 d = dcache[length] = _scaled(unit, n, dd, v)
             if tleft:
                 d = _scaled(d, tq, tp, v)
@@ -461,7 +464,7 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
             broken = _BROKEN[m.group(29)]
         elif k == 25:  # [chord]
             notes = _CHORD_NOTE_RE.findall(m.group(26))
-            on, od = _length(m.group(27), _LEN_CACHE)
+            on, od = _length(m.group(27), _LEN_CACHE, m.start())
             if tleft:
                 on, od, tleft = on * tq, od * tp, tleft - 1
             bn = bd = 1
@@ -481,7 +484,7 @@ def read_body(body: str, pos: int, v: Voice, hdr: Header, ctx: TuneContext) -> i
                     alt = mem.get(li if prop == 2 else nat) if mem else None
                     if alt is None:
                         alt = alts[li]
-                n, dd = _length(length, _LEN_CACHE)
+                n, dd = _length(length, _LEN_CACHE, m.start())
                 d = _scaled(unit, n * on, dd * od, v)
                 if first is None:
                     first = d
