@@ -30,25 +30,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 from composer.corpora.shards import read_midi_fast, tokenize_corpus
 from composer.errors import ComposerError
 from composer.io.midi import read_midi
-from composer.tokenizers.remi import RemiTokenizer
-
-
-def miditok_remi(tok: RemiTokenizer):
-    """MidiTok's REMI with our configuration (see tests/test_remi.py::miditok_remi)."""
-    import miditok
-
-    c = tok.config
-    by_den: dict[int, list[int]] = {}
-    for m in c.meters:
-        n, d = map(int, m.split("/"))
-        by_den.setdefault(d, []).append(n)
-    cfg = miditok.TokenizerConfig(
-        pitch_range=(0, 127), drums_pitch_range=(0, 127), beat_res={(a, b): r for a, b, r in c.beat_res},
-        num_velocities=c.num_velocities, use_programs=True, one_token_stream_for_programs=True,
-        programs=list(range(-1, 128)), use_tempos=True, num_tempos=c.num_tempos, tempo_range=c.tempo_range,
-        use_time_signatures=True, time_signature_range=by_den, use_pitchdrum_tokens=True,
-        remove_duplicated_notes=True, delete_equal_successive_tempo_changes=True)
-    return miditok.REMI(cfg)
+from composer.tokenizers.remi import RemiTokenizer, miditok_remi
 
 
 def timed(fn, blobs: list[bytes]) -> tuple[float, int, list]:

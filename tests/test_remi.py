@@ -209,19 +209,10 @@ def test_prime_must_be_a_midi_file(tmp_path):
 
 def miditok_remi():
     """MidiTok's REMI configured as ours (full pitch range, our meters, programs in one stream)."""
-    miditok = pytest.importorskip("miditok")
-    c = TOK.config
-    by_den: dict[int, list[int]] = {}
-    for m in c.meters:
-        n, d = map(int, m.split("/"))
-        by_den.setdefault(d, []).append(n)
-    cfg = miditok.TokenizerConfig(
-        pitch_range=(0, 127), drums_pitch_range=(0, 127), beat_res={(a, b): r for a, b, r in c.beat_res},
-        num_velocities=c.num_velocities, use_programs=True, one_token_stream_for_programs=True,
-        programs=list(range(-1, 128)), use_tempos=True, num_tempos=c.num_tempos, tempo_range=c.tempo_range,
-        use_time_signatures=True, time_signature_range=by_den, use_pitchdrum_tokens=True,
-        remove_duplicated_notes=True, delete_equal_successive_tempo_changes=True)
-    return miditok.REMI(cfg)
+    pytest.importorskip("miditok")
+    from composer.tokenizers.remi import miditok_remi as reference
+
+    return reference(TOK)
 
 
 def _crosscheck_scores() -> list[Score]:

@@ -50,7 +50,7 @@ import numpy as np
 from ..errors import InputError, TokenizerError
 from ..score import NOTE_DTYPE, Score, Tempo, TimeSignature, Track
 
-__all__ = ["RemiConfig", "RemiGrammar", "RemiTokenizer", "closest"]
+__all__ = ["RemiConfig", "RemiGrammar", "RemiTokenizer", "closest", "miditok_remi"]
 
 log = logging.getLogger(__name__)
 
@@ -498,3 +498,22 @@ class RemiGrammar:
 
     def done(self, state) -> bool:
         return state[0] == 7
+
+
+def miditok_remi(tok: RemiTokenizer):
+    """MidiTok's REMI configured as ``tok`` (full pitch range, its meters, programs in one stream):
+    the reference the tests and bench/tokenize_midi.py cross-check against. Needs miditok."""
+    import miditok
+
+    c = tok.config
+    by_den: dict[int, list[int]] = {}
+    for m in c.meters:
+        n, d = map(int, m.split("/"))
+        by_den.setdefault(d, []).append(n)
+    cfg = miditok.TokenizerConfig(
+        pitch_range=(0, 127), drums_pitch_range=(0, 127), beat_res={(a, b): r for a, b, r in c.beat_res},
+        num_velocities=c.num_velocities, use_programs=True, one_token_stream_for_programs=True,
+        programs=list(range(-1, 128)), use_tempos=True, num_tempos=c.num_tempos, tempo_range=c.tempo_range,
+        use_time_signatures=True, time_signature_range=by_den, use_pitchdrum_tokens=True,
+        remove_duplicated_notes=True, delete_equal_successive_tempo_changes=True)
+    return miditok.REMI(cfg)
