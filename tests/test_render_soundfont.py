@@ -5,6 +5,7 @@ import struct
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_synth import peak_hz  # the one spectral-peak estimator of the synth tests
 
 from composer.cli import cli
 from composer.errors import InputError
@@ -58,16 +59,6 @@ def _score():
     return Score(tpq=480, tempos=[Tempo(0, 120.0)],
                  tracks=[Track("lead", 81, False, [(0, 960, 69, 100), (960, 960, 57, 60), (1920, 960, 76, 110)]),
                          Track("drums", 0, True, [(0, 60, 36, 100)])])
-
-
-def peak_hz(x, f_near, sr=SR):
-    n = 8 * (1 << int(np.ceil(np.log2(len(x)))))
-    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)), n))
-    freqs = np.fft.rfftfreq(n, 1.0 / sr)
-    band = np.flatnonzero((freqs > f_near * 2 ** (-0.5 / 12)) & (freqs < f_near * 2 ** (0.5 / 12)))
-    i = band[np.argmax(spec[band])]
-    a, b, c = np.log(spec[i - 1:i + 2] + 1e-30)
-    return float(freqs[i] + 0.5 * (a - c) / (a - 2 * b + c) * (freqs[1] - freqs[0]))
 
 
 def test_sine_soundfont_plays_in_tune_and_follows_velocity(sf2):
