@@ -260,6 +260,7 @@ def _play(path: str) -> None:
 @click.option("--model", help="Another model the style offers, e.g. transformer.")
 @click.option("--epochs", type=int, help="Maximum epochs.")
 @click.option("--batch-size", type=int, help="Sequences per micro-batch, over all processes together.")
+@click.option("--window", type=int, help="Training window in frames or tokens (default: the style's); validation keeps the style's.")
 @click.option("--grad-accum", type=int, help="Micro-batches per optimizer step (gradient accumulation).")
 @click.option("--lr", type=float, help="Peak learning rate (linear warmup, then cosine decay).")
 @click.option("--warmup-steps", type=int, help="Steps of linear warmup.")

@@ -58,6 +58,9 @@ class FrameData:
     def subset(self, idx) -> "FrameData":
         return FrameData([self.frames[i] for i in idx], [self.cond[i] for i in idx], self.seq_len)
 
+    def windowed(self, seq_len: int) -> "FrameData":
+        return FrameData(self.frames, self.cond, seq_len)
+
     def batches(self, batch_size: int, seed: int | None = None):
         """Batches of windows, shuffled by ``seed`` (None keeps the order, for validation)."""
         order = np.arange(len(self.windows))
@@ -108,6 +111,9 @@ class TokenData:
 
     def subset(self, idx) -> "TokenData":
         return TokenData([self.sequences[i] for i in idx], self.seq_len)
+
+    def windowed(self, seq_len: int) -> "TokenData":
+        return TokenData(self.sequences, seq_len)
 
     def batches(self, batch_size: int, seed: int | None = None):
         order = np.arange(len(self.windows))

@@ -241,7 +241,7 @@ def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: 
     import torch
 
     from .models import build_model
-    from .train import TrainConfig, check_resumable, pick_device, train
+    from .train import TrainConfig, check_config, check_resumable, pick_device, train
 
     if resume:
         check_resumable(out_dir)
@@ -250,8 +250,11 @@ def train_style(style: str, out_dir, *, corpus: str | Path | None = None, size: 
         cfg = TrainConfig(**{**st.train_defaults, **{k: v for k, v in overrides.items() if v is not None}})
     except TypeError as e:  # an option TrainConfig does not have
         raise InputError(f"unknown training option: {e}") from None
-    pick_device(cfg.device)  # a bad --device fails before the corpus is read
+    check_config(cfg)  # bad values and a bad --device fail before the corpus is read
+    pick_device(cfg.device)
     tok, train_data, valid_data, info = training_data(st, st.make_tokenizer(), corpus, cfg.seed)
+    if cfg.window:  # shorter windows: more optimizer steps per epoch, less padding of long pieces
+        train_data = train_data.windowed(cfg.window)
     kind, config = st.model(model, tok, size)
     torch.manual_seed(cfg.seed)  # the initial weights are part of what a seed repeats
     net = build_model(kind, config)

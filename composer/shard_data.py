@@ -88,6 +88,9 @@ class ShardData:
         """The same data restricted to some of its shards (by position)."""
         return ShardData(self.root, [self.shard_names[i] for i in idx], self.seq_len)
 
+    def windowed(self, seq_len: int) -> ShardData:
+        return ShardData(self.root, self.shard_names, seq_len)
+
     def _windows(self, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
         """(shard, first input position) of every window of one epoch."""
         if seed is None:

@@ -48,6 +48,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 class TrainConfig:
     epochs: int = 40
     batch_size: int = 16  # sequences per micro-batch, over all processes together
+    window: int = 0  # training window in steps (0: the style's); validation keeps the style's window
     grad_accum: int = 1  # micro-batches per optimizer step (the step sees batch_size * grad_accum sequences)
     lr: float = 3e-3
     weight_decay: float = 0.0  # AdamW decay of weight matrices; never biases, norms or embeddings
@@ -107,7 +108,8 @@ def check_config(cfg: TrainConfig) -> None:
     for name in ("epochs", "batch_size", "grad_accum", "keep", "log_every"):
         if getattr(cfg, name) < 1:
             raise InputError(f"{name} must be at least 1, got {getattr(cfg, name)}")
-    for name in ("lr", "weight_decay", "grad_clip", "max_steps", "threads", "warmup_steps", "checkpoint_every"):
+    for name in ("lr", "weight_decay", "grad_clip", "max_steps", "threads", "warmup_steps", "checkpoint_every",
+                 "window"):
         if getattr(cfg, name) < 0:
             raise InputError(f"{name} must not be negative, got {getattr(cfg, name)}")
     if cfg.precision not in PRECISIONS:

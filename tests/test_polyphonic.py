@@ -206,6 +206,23 @@ def test_train_eval_generate_through_the_cli(tmp_path, model):
     assert len(score.tracks) <= 1 and score.end <= 2 * 4 * 480
 
 
+def test_training_window_cuts_pieces_but_validation_reads_them_whole(tmp_path):
+    data, run = _slice(tmp_path), tmp_path / "run"
+    r = CliRunner().invoke(cli, ["train", "--style", "poly", "--corpus", str(data), "--size", "tiny", "--epochs", "1",
+                                 "--window", "4", "--batch-size", "2", "-o", str(run)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    train = json.loads(data.read_text())["train"]
+    windows = sum(-(-len(p) // 4) for p in train)  # each 8-20 frame piece in 4-frame windows
+    assert f"({-(-windows // 2)} steps)" in r.output
+    r = CliRunner().invoke(cli, ["eval", "--checkpoint", str(run), "--data", str(data), "--split", "valid",
+                                 "--samples", "0"])
+    cfg = json.loads((run / "config.json").read_text())
+    assert abs(float(r.output.split("NLL ")[1].split()[0]) - cfg["metrics"]["valid_nll"]) < 1e-3
+    r = CliRunner().invoke(cli, ["train", "--style", "poly", "--corpus", str(data), "--window", "-1",
+                                 "-o", str(tmp_path / "bad")])
+    assert r.exit_code == 1 and "window must not be negative" in r.output
+
+
 def test_eval_split_errors_and_missing_corpus(tmp_path):
     data, run = _slice(tmp_path), tmp_path / "run"
     CliRunner().invoke(cli, ["train", "--style", "poly", "--corpus", str(data), "--size", "tiny", "--max-steps", "1",
