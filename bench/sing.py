@@ -40,10 +40,58 @@ def timed_cli(song: Path, out: Path, voice: str) -> float:
     return time.perf_counter() - t
 
 
+def _librosa_available() -> bool:
+    try:
+        import librosa  # noqa: F401
+    except ModuleNotFoundError:
+        print("(librosa is not installed: the pYIN cross-check is skipped; pip install librosa)")
+        return False
+    return True
+
+
+def _figures(name: str, cents: list, legato: list, n_notes: int, songs: int) -> None:
+    a = np.abs(np.array(cents))
+    print(f"pitch ({name}; steady part: middle half of the vowel, >= 150 ms after the onset; {len(a)} notes "
+          f"long enough of {n_notes} in {songs} songs, vibrato on): "
+          f"median |error| {np.median(a):.1f} cents, max {a.max():.1f} cents, {np.mean(a <= 20) * 100:.1f} % within 20")
+    e = np.abs(np.array(legato)) * 1000
+    print(f"onsets, legato pitch changes ({name}, {len(e)}): median {np.median(e):.0f} ms, max {e.max():.0f} ms, "
+          f"{np.mean(e <= 20) * 100:.1f} % within 20 ms")
+
+
+def consonant_pitch() -> None:
+    """The root cause of the legato onsets heard early before: YIN's reading in a voiced consonant
+    between two vowels on ONE pitch (the F0 is constant, so every deviation is the consonant's)."""
+    from composer.synth.phonemes import phone_set
+    from composer.synth.sing import sing
+    from composer.synth.sing_check import yin
+    from composer.synth.sing_f0 import hz_to_midi
+    from composer.synth.sing_score import Song, SungNote
+    from composer.synth.sing_voice import DefaultVoice
+
+    voice = DefaultVoice(phone_set("en"))
+    pairs = [("you", "one"), ("ah", "law"), ("ah", "ma"), ("ah", "ra"), ("oh", "we"), ("see", "you"),
+             ("ah", "no"), ("I", "will"), ("so", "yell")]
+    worst = []
+    for a, b in pairs:
+        for pitch in (55, 62, 69):
+            r = sing(Song([SungNote(0, 1, pitch, a), SungNote(1, 1, pitch, b)], 100), voice, vibrato=0)
+            f0, _ = yin(r.samples, r.sample_rate)
+            on = r.score.notes[1, 0]
+            lo, hi = int((on - 0.12) / 0.005), int((on + 0.03) / 0.005)
+            ok = f0[lo:hi] > 0
+            dev = hz_to_midi(f0[lo:hi][ok]) - hz_to_midi(r.features.f0[lo:hi][ok])
+            worst.append(float(np.abs((dev + 6) % 12 - 6).max()) * 100)  # octave errors aside
+    w = np.array(worst)
+    print(f"voiced consonants between two vowels on one pitch ({len(w)} cases: W Y L M N R, MIDI 55/62/69): "
+          f"YIN reads them off the F0 by median {np.median(w):.0f} cents, max {w.max():.0f}; "
+          f"{np.mean(w > 50) * 100:.0f} % of cases more than 50 cents off")
+
+
 def quality(songs: int = 5) -> None:
     from composer.synth.phonemes import phone_set
     from composer.synth.sing import sing
-    from composer.synth.sing_check import onset_errors, pitch_report, voicing_report, yin
+    from composer.synth.sing_check import onset_errors, pitch_report, pyin, voicing_report, yin
     from composer.synth.sing_corpus import random_song_abc
     from composer.synth.sing_score import read_song
     from composer.synth.sing_voice import DefaultVoice
@@ -51,6 +99,8 @@ def quality(songs: int = 5) -> None:
     ps = phone_set("en")
     voice = DefaultVoice(ps)
     cents, legato, voiced_on, vv, cu, n_notes = [], [], [], [], [], 0
+    with_pyin = _librosa_available()
+    p_cents, p_legato = [], []
     rng = np.random.default_rng(1)
     with tempfile.TemporaryDirectory() as d:
         for i in range(songs):
@@ -62,18 +112,21 @@ def quality(songs: int = 5) -> None:
             cents += list(rep.cents[~np.isnan(rep.cents)])
             n_notes += len(rep.cents)
             legato += list(onset_errors(f0, r.score))
+            if with_pyin:  # the same checks on an independent estimator's F0
+                pf0 = pyin(r.samples, r.sample_rate)
+                prep = pitch_report(pf0, r.score, ps)
+                p_cents += list(prep.cents[~np.isnan(prep.cents)])
+                p_legato += list(onset_errors(pf0, r.score))
             v = voicing_report(f0, r.score, ps)
             voiced_on += list(v["onset_errors"])
             vv.append(v["vowel_voiced"])
             cu.append(v["consonant_unvoiced"])
-    a = np.abs(np.array(cents))
-    print(f"pitch (YIN; steady part: middle half of the vowel, >= 150 ms after the onset; {len(a)} notes "
-          f"long enough of {n_notes} in {songs} songs, vibrato on): "
-          f"median |error| {np.median(a):.1f} cents, max {a.max():.1f} cents, {np.mean(a <= 20) * 100:.1f} % within 20")
-    for name, e in (("legato pitch changes", legato), ("vowels after voiceless consonants", voiced_on)):
-        e = np.abs(np.array(e)) * 1000
-        print(f"onsets, {name} ({len(e)}): median {np.median(e):.0f} ms, max {e.max():.0f} ms, "
-              f"{np.mean(e <= 20) * 100:.1f} % within 20 ms")
+    _figures("our YIN", cents, legato, n_notes, songs)
+    if with_pyin:
+        _figures("librosa pYIN", p_cents, p_legato, n_notes, songs)
+    e = np.abs(np.array(voiced_on)) * 1000
+    print(f"onsets, vowels after voiceless consonants (YIN voicing, {len(e)}): median {np.median(e):.0f} ms, "
+          f"max {e.max():.0f} ms, {np.mean(e <= 20) * 100:.1f} % within 20 ms")
     print(f"phoneme timing: {np.mean(vv) * 100:.1f} % of vowel frames voiced, "
           f"{np.mean(cu) * 100:.1f} % of voiceless-consonant frames unvoiced")
 
@@ -127,6 +180,7 @@ def main() -> None:
                   f"(whole process): real-time factor {wall / seconds:.2f}; WORLD analysis+synthesis alone "
                   f"{vocoder:.1f} s ({wall / vocoder:.1f}x of that)")
     quality()
+    consonant_pitch()
     if args.checkpoint and args.corpus:
         npss(args.checkpoint, args.corpus)
 

@@ -593,7 +593,8 @@ def plot(path, output) -> None:
 @click.option("--voice", default="default", show_default=True,
               help="default (eSpeak NG phonemes through WORLD), npss (the shipped NPSS demo model, which "
                    "imitates the default voice) or a singer checkpoint folder from train-singer.")
-@click.option("--tempo", type=float, help="Quarter notes per minute; default the score's.")
+@click.option("--tempo", type=float, help="Quarter notes per minute at the start (later tempo marks keep their "
+                                          "ratio to it); default the score's.")
 @click.option("--transpose", type=int, default=0, show_default=True, help="Semitones up (negative: down).")
 @click.option("--vibrato", type=float, help="Vibrato depth in cents, 0 for none; default 40.")
 @click.option("--lyrics", help="Sing these words instead of the score's (syllables split by -, as in ABC w:).")

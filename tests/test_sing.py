@@ -91,6 +91,77 @@ def test_abc_lyric_rules():
     assert [n.text for n in again] == ["oh"] * 4
 
 
+def test_abc_hyphen_after_a_space_is_a_note_of_its_own():
+    # ABC 2.1 section 5.1: "syll-a--ble" and "syll-a -ble" are both aligned with four notes
+    for text in ("syll-a--ble", "syll-a -ble"):
+        ev = parse_lyric_line(text)
+        assert ev == [("syl", "syll", "begin"), ("syl", "a", "middle"), ("hold", None, ""), ("syl", "ble", "end")]
+    assert parse_lyric_line("a | b", bars=True)[1][0] == "bar"
+
+
+def test_abc_w_lines_align_with_their_own_music_line(tmp_path):
+    p = tmp_path / "lines.abc"
+    p.write_text("X:1\nT:Lines\nM:4/4\nL:1/4\nK:C\n"
+                 "C D E F|G A B c|\nw: one two three\n"  # 3 syllables for 8 notes
+                 "c B A G|F E D C|]\nw: four five six-teen_ sev-en * eight\nw: a second verse\n")
+    song = read_song(p)
+    texts = [n.text for n in song.notes]
+    assert texts[:3] == ["one", "two", "three"] and texts[3:8] == [None] * 5
+    assert texts[8:12] == ["four", "five", "six", "teen"]  # the second w: line starts on its line's first note
+    assert song.notes[12].extend and texts[13:15] == ["sev", "en"] and texts[15] is None
+    assert any("eight" not in w and "no note left" in w for w in song.warnings)
+    assert any("later verses" in w for w in song.warnings)
+    # ties count as two notes (a syllable on the second re-articulates it); "|" moves to the next bar
+    p.write_text("X:1\nM:3/4\nL:1/4\nK:G\nG2 A-|A B c|d3-|d2 z|\nw: Oh time__ | go by\n")
+    song = read_song(p)
+    got = [(n.start, n.duration, n.text, n.extend) for n in song.notes]
+    assert got == [(0, 2, "Oh", False), (2, 2, "time", False), (4, 1, None, True), (5, 1, None, False),
+                   (6, 3, "go", False), (9, 2, "by", False)]
+    p.write_text("X:1\nL:1/4\nK:C\nV:1\nC D E F|\nw: one two three four\nV:2\nC, D, E, F,|\n")
+    song = read_song(p)  # several voices: the w: lines are sung in order, with a note saying so
+    assert [n.text for n in song.notes] == ["one", "two", "three", "four"]
+    assert any("several voices" in w for w in song.warnings)
+
+
+def test_tempo_changes_move_the_onsets(tmp_path):
+    import music21
+
+    p = tmp_path / "tempo.abc"
+    p.write_text("X:1\nM:4/4\nL:1/4\nQ:1/4=120\nK:C\nC D E F|\nQ:1/4=60\nG A [Q:1/4=240]B c|]\nw: la la la la\n")
+    want = [0, 0.5, 1, 1.5, 2, 3, 4, 4.25]  # 120 qpm, then 60, then 240 from the 7th note
+    song = read_song(p)
+    assert song.qpm == 120 and song.tempos == [(4.0, 60.0), (6.0, 240.0)]
+    np.testing.assert_allclose(song.seconds_at([n.start for n in song.notes]), want)
+    assert song.seconds == pytest.approx(4.5)
+    s = music21.stream.Stream([music21.tempo.MetronomeMark(number=120)])
+    for i in range(6):
+        if i == 3:
+            s.append(music21.tempo.MetronomeMark(number=60))
+        n = music21.note.Note(60 + i, quarterLength=1)
+        n.lyrics = [music21.note.Lyric(text="la")]
+        s.append(n)
+    for fmt, name in (("musicxml", "t.musicxml"), ("midi", "t.mid")):
+        s.write(fmt, tmp_path / name)
+        song = read_song(tmp_path / name)
+        np.testing.assert_allclose(song.seconds_at([n.start for n in song.notes]), [0, 0.5, 1, 1.5, 2.5, 3.5])
+    faster = song.with_tempo(240)  # --tempo sets the start; the change keeps its ratio (half speed)
+    np.testing.assert_allclose(faster.seconds_at([n.start for n in faster.notes]), [0, 0.25, 0.5, 0.75, 1.25, 1.75])
+
+
+def test_timed_phoneme_score_follows_every_tempo_mark(tmp_path):
+    _deps()
+    from composer.synth.sing_plan import LEAD_IN
+
+    p = tmp_path / "tempo.abc"
+    p.write_text("X:1\nM:4/4\nL:1/4\nQ:1/4=120\nK:C\nC D E F|\nw: la la la la\nQ:1/4=60\nG A B c|]\nw: la la la la\n")
+    song = read_song(p)
+    score = plan(song, phonemize(song, phone_set("en"))[0])
+    np.testing.assert_allclose(score.notes[:, 0] - LEAD_IN, [0, 0.5, 1, 1.5, 2, 3, 4, 5])
+    vowels = [g for g in score.segments if g.phone == "AA"]
+    np.testing.assert_allclose([g.start - LEAD_IN for g in vowels], [0, 0.5, 1, 1.5, 2, 3, 4, 5])
+    assert score.duration == pytest.approx(6 + 2 * LEAD_IN)
+
+
 def test_read_abc_musicxml_and_midi_with_lyrics(tmp_path, twinkle):
     import music21
 
@@ -201,6 +272,37 @@ def test_sung_onsets_within_20_ms(sung):
     voiced_on = voicing_report(f0, r.score, ps)["onset_errors"]
     assert len(legato) >= 2 and len(voiced_on) >= 3
     assert np.abs(legato).max() <= 0.02 and np.abs(voiced_on).max() <= 0.02
+
+
+def test_legato_onsets_at_voiced_consonant_joins_within_20_ms():
+    """Leaps joined by W, Y, L, M, N, R: the consonants the pitch estimators used to hear off pitch
+    (the default voice squeezed eSpeak's slow consonants 4x; a change looked up to 40 ms early)."""
+    _deps()
+    from composer.synth.sing import sing
+    from composer.synth.sing_check import onset_errors, yin
+
+    words = ["you", "one", "we", "will", "run", "low", "more", "ma", "new", "rain", "way", "oh", "yes", "lone",
+             "maid", "now"]
+    pitches = [60, 64, 62, 65, 60, 67, 64, 62, 69, 65, 62, 60, 64, 67, 64, 60]
+    r = sing(Song([SungNote(i, 1, p, w) for i, (w, p) in enumerate(zip(words, pitches))], 100), vibrato=0)
+    f0, _ = yin(r.samples, r.sample_rate)
+    errors = onset_errors(f0, r.score)
+    assert len(errors) >= 12  # every change is legato and voiced: nearly all are measurable
+    assert np.abs(errors).max() <= 0.02, errors
+
+
+def test_pitch_and_onsets_cross_checked_by_librosa_pyin(sung):
+    pytest.importorskip("librosa", reason="the pYIN cross-check needs librosa")
+    from composer.synth.sing_check import onset_errors, pitch_report, pyin
+
+    ps = phone_set("en")
+    for vibrato, r in sung.items():
+        f0 = pyin(r.samples, r.sample_rate)
+        rep = pitch_report(f0, r.score, ps)
+        assert rep.measured >= 0.9 * len(r.score.notes) and rep.max_abs < 20, rep.cents
+        if vibrato == 0:
+            legato = onset_errors(f0, r.score)
+            assert len(legato) >= 2 and np.abs(legato).max() <= 0.02, legato
 
 
 def test_phoneme_durations_match_the_phoneme_score(sung):

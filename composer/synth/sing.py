@@ -7,7 +7,7 @@ timbre frames (the default voice from eSpeak NG, or a trained NPSS model) -> WOR
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -63,12 +63,13 @@ def fit_range(song: Song, lo: int = VOICE_RANGE[0], hi: int = VOICE_RANGE[1]) ->
 
 
 def prepare_song(song: Song, *, tempo: float | None = None, transpose: int = 0) -> tuple[Song, list[str]]:
-    """Apply --tempo and --transpose, then fit the voice's range by octaves; returns notes for the user."""
+    """Apply --tempo (the tempo at the start; later tempo marks keep their ratio to it) and
+    --transpose, then fit the voice's range by octaves; returns notes for the user."""
     notes = list(song.warnings)
     if tempo is not None:
         if not 10 <= tempo <= 400:
             raise InputError(f"tempo must be between 10 and 400 quarter notes per minute, got {tempo}")
-        song = replace(song, qpm=float(tempo))
+        song = song.with_tempo(float(tempo))
     if transpose:
         song = song.transposed(transpose)
     song, shift = fit_range(song)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
 from .phonemes import PAUSE, PhoneSet
 from .sing_plan import PhonemeScore
 
-__all__ = ["PitchReport", "onset_errors", "pitch_report", "voicing_report", "yin"]
+__all__ = ["PitchReport", "onset_errors", "pitch_report", "pyin", "voicing_report", "yin"]
 
 
 def yin(x: np.ndarray, sr: int, hop: float = 0.005, fmin: float = 70.0, fmax: float = 1000.0,
@@ -73,6 +74,25 @@ def yin(x: np.ndarray, sr: int, hop: float = 0.005, fmin: float = 70.0, fmax: fl
     return f0, aper
 
 
+def pyin(x: np.ndarray, sr: int, hop: float = 0.005, fmin: float = 70.0, fmax: float = 1000.0) -> np.ndarray:
+    """F0 (Hz, 0 where unvoiced) by librosa's pYIN (Mauch & Dixon 2014) on ``yin``'s frame grid.
+
+    An independent cross-check of our YIN: another implementation, with probabilistic
+    thresholds and HMM voicing/pitch tracking. Needs librosa (optional; not a runtime dependency).
+    The audio is resampled to 16 kHz so that one hop is a whole number of samples; frames are
+    32 ms (librosa's default 128 ms at 16 kHz smears a note change over more than 20 ms).
+    """
+    try:
+        import librosa
+    except ModuleNotFoundError:
+        raise InputError("the pYIN cross-check needs librosa: pip install librosa") from None
+    rate = 16000
+    y = librosa.resample(np.asarray(x, np.float32).reshape(-1), orig_sr=sr, target_sr=rate)
+    f0, voiced, _ = librosa.pyin(y, fmin=fmin, fmax=fmax, sr=rate, frame_length=512,
+                                 hop_length=round(hop * rate), center=True)
+    return np.where(voiced & np.isfinite(f0), f0, 0.0)
+
+
 @dataclass
 class PitchReport:
     cents: np.ndarray  # per note: median deviation in the steady middle (nan when not measurable)
@@ -112,7 +132,10 @@ def pitch_report(f0: np.ndarray, score: PhonemeScore, ps: PhoneSet, hop: float =
 def onset_errors(f0: np.ndarray, score: PhonemeScore, hop: float = 0.005, min_leap: int = 2) -> np.ndarray:
     """Heard minus written onset (s) of each legato change of at least ``min_leap`` semitones.
 
-    A change is heard when F0 crosses halfway (in cents) from the old note to the new one.
+    A change is heard when F0 crosses halfway (in cents) from the old note to the new one and
+    stays past it for 3 frames (15 ms). Readings an octave or more away from the two notes are
+    folded back by octaves first: YIN's octave errors (a 523 Hz note read as 262 Hz) are not
+    pitch changes, and would otherwise "cross halfway" on a falling interval long before it.
     """
     errs = []
     notes = score.notes
@@ -128,6 +151,7 @@ def onset_errors(f0: np.ndarray, score: PhonemeScore, hop: float = 0.005, min_le
             continue  # a voiceless consonant in the way: timed by voicing_report instead
         mid = 100 * (p0 + p1) / 2
         c = 1200 * np.log2(np.where(ok, seg, 1.0) / 440.0) + 6900
+        c = mid + (c - mid + 600) % 1200 - 600  # octave errors folded back next to the two notes
         past = ((c >= mid) if p1 > p0 else (c <= mid)) & ok
         held = past & np.concatenate([past[1:], [True]]) & np.concatenate([past[2:], [True, True]])
         crossed = np.flatnonzero(held)  # past halfway for 3 frames running: not an estimator glitch

@@ -118,11 +118,12 @@ def phonemize(song: Song, ps: PhoneSet) -> tuple[list[Syllable | None], list[str
 
 
 def plan(song: Song, syllables: list[Syllable | None], *, lead_in: float = LEAD_IN) -> PhonemeScore:
-    """Lay the syllables out in time (seconds at ``song.qpm``), consonants around the onsets."""
+    """Lay the syllables out in time (seconds through the song's tempo map), consonants around the onsets."""
     if not song.notes:
         raise InputError("nothing to sing: no notes")
-    spq = 60.0 / song.qpm
-    notes = np.array([(lead_in + n.start * spq, lead_in + n.end * spq, n.pitch) for n in song.notes], np.float64)
+    starts = lead_in + song.seconds_at([n.start for n in song.notes])
+    ends = lead_in + song.seconds_at([n.end for n in song.notes])
+    notes = np.stack([starts, ends, np.array([n.pitch for n in song.notes], np.float64)], axis=1)
     # Groups: a syllable's note and the melisma notes that carry on its vowel without a rest.
     groups: list[list] = []  # [syllable, first note, last note]
     for k, syl in enumerate(syllables):

@@ -1,18 +1,23 @@
 """Songs to sing: a melody with one syllable of lyrics per note, read from MusicXML, MIDI or ABC.
 
-Times stay in quarter notes (``Song.qpm`` turns them into seconds), so ``--tempo`` only swaps the
-number. MusicXML and MIDI go through music21 (MIDI lyric events, with a trailing ``-`` marking a
-word that goes on); ABC through our reader, with its ``w:`` lines aligned to the notes by the
-ABC 2.1 rules: ``-`` splits a word between notes, ``_`` holds the last syllable over the next
-note, ``*`` skips a note, ``~`` joins words on one note, ``|`` is a bar line, ``\\-`` a hyphen.
+Times stay in quarter notes; the tempo map (``Song.qpm`` at the start, then every tempo mark in
+``Song.tempos``) turns them into seconds, so ``--tempo`` only rescales the map. MusicXML and MIDI
+go through music21 (MIDI lyric events, with a trailing ``-`` marking a word that goes on); ABC
+through our reader, with each ``w:`` line aligned to the music line just above it by the ABC 2.1
+rules (section 5.1): ``-`` splits a word between notes, ``_`` holds the last syllable over the
+next note, ``*`` skips a note, ``~`` joins words on one note, ``\\-`` is a literal hyphen, ``|``
+moves on to the next bar; tied notes count as two notes, rests and grace notes as none.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import InputError
 
@@ -40,9 +45,10 @@ class SungNote:
 @dataclass
 class Song:
     notes: list[SungNote]
-    qpm: float = 100.0
+    qpm: float = 100.0  # the tempo at the start
     title: str = ""
     warnings: list[str] = field(default_factory=list)
+    tempos: list[tuple[float, float]] = field(default_factory=list)  # later changes: (quarter note, qpm)
 
     @property
     def has_lyrics(self) -> bool:
@@ -50,7 +56,23 @@ class Song:
 
     @property
     def seconds(self) -> float:
-        return self.notes[-1].end * 60.0 / self.qpm if self.notes else 0.0
+        return float(self.seconds_at(self.notes[-1].end)) if self.notes else 0.0
+
+    def seconds_at(self, quarters):
+        """Quarter-note positions -> seconds from the start, through every tempo change."""
+        marks = sorted((q, t) for q, t in self.tempos if q > 0)
+        at = np.array([0.0] + [q for q, _ in marks])
+        spq = 60.0 / np.array([self.qpm] + [t for _, t in marks])
+        elapsed = np.concatenate([[0.0], np.cumsum(np.diff(at) * spq[:-1])])
+        q = np.asarray(quarters, np.float64)
+        i = np.searchsorted(at, q, side="right") - 1
+        i = np.clip(i, 0, len(at) - 1)
+        return elapsed[i] + (q - at[i]) * spq[i]
+
+    def with_tempo(self, qpm: float) -> Song:
+        """The song at ``qpm`` from the start; later tempo marks keep their ratio to it."""
+        f = qpm / self.qpm
+        return replace(self, qpm=qpm, tempos=[(q, t * f) for q, t in self.tempos])
 
     def transposed(self, semitones: int) -> Song:
         return replace(self, notes=[replace(n, pitch=n.pitch + semitones) for n in self.notes])
@@ -66,24 +88,39 @@ def _monophonic(notes: list[tuple[float, float, int]]) -> list[tuple[float, floa
     return [(s, min(d, out[i + 1][0] - s) if i + 1 < len(out) else d, p) for i, (s, d, p) in enumerate(out)]
 
 
-def parse_lyric_line(text: str) -> list[tuple[str, str | None, str]]:
+def parse_lyric_line(text: str, bars: bool = False) -> list[tuple[str, str | None, str]]:
     """An ABC ``w:`` line (or lyrics typed on the command line) -> events in note order.
 
-    Each event is ``("syl", text, syllabic)``, ``("hold", None, "")`` or ``("skip", None, "")``.
+    Each event is ``("syl", text, syllabic)``, ``("hold", None, "")`` (the note carries on the
+    last syllable), ``("skip", None, "")``, and with ``bars`` also ``("bar", None, "")`` for ``|``.
+    A hyphen right after a syllable joins it to the next one; a hyphen after a space or another
+    hyphen is a note of its own in the word (ABC 2.1: ``syll-a--ble`` = ``syll-a -ble``, 4 notes).
     """
     events: list[tuple[str, str | None, str]] = []
     text = text.replace("\\-", "\x00")
-    in_word = False  # the last syllable ended with a hyphen
-    for tok in re.findall(r"[^\s\-_*|]+|-|_|\*|\|", text):
+    in_word = False  # the last syllable ended with a hyphen: the word goes on
+    after_space = True
+    for m in re.finditer(r"\s+|[^\s\-_*|]+|-|_|\*|\|", text):
+        tok = m.group()
+        if tok.isspace():
+            after_space = True
+            continue
+        glued, after_space = not after_space, False
         if tok == "|":
+            if bars:
+                events.append(("bar", None, ""))
             continue
         if tok == "-":
-            if events and events[-1][0] == "syl" and not in_word:
+            if glued and events and events[-1][0] == "syl" and not in_word:
                 kind, syl, syllabic = events[-1]
                 events[-1] = (kind, syl, "begin" if syllabic == "single" else "middle")
-                in_word = True
-            elif in_word:  # a second hyphen: the syllable is held over one more note
+            elif events:  # a hyphen on its own: one more note of the same word
+                last = next((i for i in range(len(events) - 1, -1, -1) if events[i][0] == "syl"), None)
+                if last is not None and not in_word:
+                    kind, syl, syllabic = events[last]
+                    events[last] = (kind, syl, "begin" if syllabic == "single" else "middle")
                 events.append(("hold", None, ""))
+            in_word = bool(events)
             continue
         if tok == "_":
             events.append(("hold", None, ""))
@@ -137,12 +174,32 @@ def song_from_score(score, lyrics: str | None = None, track: int | None = None, 
         warnings = [f"{left} syllables of the lyrics had no note left and are not sung"] if left else []
     else:
         sung, warnings = [SungNote(s, d, p) for s, d, p in notes], []
-    qpm = score.tempos[0].qpm if score.tempos else 100.0
-    return Song(sung, qpm, str(score.meta.get("title", "")), warnings)
+    qpm, changes = _tempo_map([(t.time / tpq, t.qpm) for t in score.tempos])
+    return Song(sung, qpm, str(score.meta.get("title", "")), warnings, changes)
+
+
+def _tempo_map(marks: list[tuple[float, float]], default: float = 100.0) -> tuple[float, list[tuple[float, float]]]:
+    """Tempo marks (quarter note, qpm) -> (tempo at the start, later changes); a mark that
+    repeats the tempo in force is dropped, and the last of several marks at one time wins."""
+    at: dict[float, float] = {}
+    for q, t in sorted(marks, key=lambda m: m[0]):
+        if t and t > 0:
+            at[max(float(q), 0.0)] = float(t)
+    if not at:
+        return default, []
+    times = sorted(at)
+    start = at[times[0]]  # a first mark after the start also sets the tempo before it
+    changes, now = [], start
+    for q in times[1:]:
+        if at[q] != now:
+            changes.append((q, at[q]))
+            now = at[q]
+    return start, changes
 
 
 def _read_abc_song(path: Path) -> Song:
-    from ..io.abc import AbcError, read_abc
+    from ..io.abc import AbcError, read_abc, split_tunes
+    from ..io.textfile import decode_text
 
     try:
         tunes = read_abc(path)
@@ -151,8 +208,121 @@ def _read_abc_song(path: Path) -> Song:
     if not tunes:
         raise InputError(f"{path}: no tune in this ABC file")
     score = tunes[0]
-    lyrics = " ".join(score.meta.get("lyrics", []))
-    return song_from_score(score, lyrics or None)
+    lyrics = score.meta.get("lyrics", [])
+    if not lyrics:
+        return song_from_score(score)
+    if len([t for t in score.tracks if not t.is_drum and len(t.notes)]) > 1:
+        song = song_from_score(score, " ".join(lyrics))
+        song.warnings.append("the tune has several voices: its w: lines are sung one after another, "
+                             "not aligned per music line")
+        return song
+    header, texts = split_tunes(decode_text(path.read_bytes(), str(path)))
+    try:
+        return _align_abc_lines(score, header, texts[0][1])
+    except AbcError as e:  # the marked copy parses as the original did; never expected
+        raise InputError(f"{path}: cannot align the w: lines ({e})") from None
+
+
+_ABC_FIELD_RE = re.compile(r"([A-Za-z+]):(?![|:\]])")
+_ABC_TIE_RE = re.compile(r'("[^"\n]*"|![^!\n]*!|\+[^+\n]*\+|\[[A-Za-z]:[^\]\[\n]*\]|%.*)|-')
+_LINE_MARK = "\x01line"
+
+
+def _abc_lyric_lines(tune: str) -> tuple[list[str], dict[int, str], list[str]]:
+    """Tune text -> (its lines with each music line marked by an inline ``[P:]`` field and its
+    ties cut, the first w: text after each music line by line number, warnings)."""
+    lines, lyric, warnings = [], {}, []
+    in_body = not re.search(r"^K:", tune, re.MULTILINE)  # a fragment without K: is all body
+    music, last_field, continued, current, verses, orphans = -1, "", False, None, 0, 0
+    for line in tune.split("\n"):
+        field_m = _ABC_FIELD_RE.match(line)
+        if line.startswith("%") or not line.strip():
+            lines.append(line)
+            continue
+        if field_m:
+            letter, value = field_m.group(1), line[2:].split("%", 1)[0].strip().rstrip("\\").strip()
+            if letter == "K":
+                in_body = True
+            if letter == "w":
+                current = None
+                if music < 0:
+                    orphans += 1
+                elif music in lyric:
+                    verses += 1
+                else:
+                    lyric[music], current = value, music
+            elif letter == "+" and last_field == "w" and current is not None:
+                lyric[current] += " " + value  # field continuation (ABC 2.1 section 3.3)
+            if letter != "+":
+                last_field = letter
+            lines.append(line)
+            continue
+        if not in_body:
+            lines.append(line)
+            continue
+        body = line.split("%", 1)[0].rstrip()
+        if not continued:
+            music += 1
+            line = f"[P:{_LINE_MARK}{music}]" + line
+        continued = body.endswith("\\")
+        lines.append(_ABC_TIE_RE.sub(lambda m: m.group(1) or "", line))
+    if verses:
+        warnings.append(f"{verses} further w: line(s) after a music line (later verses) are not sung")
+    if orphans:
+        warnings.append(f"{orphans} w: line(s) before the first music line are not sung")
+    return lines, lyric, warnings
+
+
+def _align_abc_lines(score, header: str, tune: str) -> Song:
+    """Each w: line on the notes of the music line above it (ABC 2.1 section 5.1).
+
+    A copy of the tune with every music line marked and every tie cut is read again: the marks
+    give the tick where each line starts, and the untied notes are the lyric slots (tied notes
+    count as two). A syllable that lands on the second note of a tie re-articulates it.
+    """
+    from ..io.abc import parse_tune
+
+    lines, lyric, warnings = _abc_lyric_lines(tune)
+    marked = parse_tune(header + "\n".join(lines), tpq=score.tpq)
+    starts = sorted((t, int(label[len(_LINE_MARK):])) for t, label in marked.meta.get("parts", [])
+                    if label.startswith(_LINE_MARK))
+    melody = next(t for t in score.tracks if not t.is_drum and len(t.notes))
+    untied = next(t for t in marked.tracks if not t.is_drum and len(t.notes))
+    notes = _monophonic([(s, d, int(p)) for s, d, p, _ in melody.notes.tolist()])
+    slots = sorted({s for s, _, _ in _monophonic([(s, d, int(p)) for s, d, p, _ in untied.notes.tolist()])})
+    bars = sorted({t for t, _ in marked.meta.get("bars", [])})
+    given: dict[int, tuple[str, str | None, str]] = {}
+    left = 0
+    for k, (line_start, m) in enumerate(starts):
+        if m not in lyric:
+            continue
+        line_end = starts[k + 1][0] if k + 1 < len(starts) else float("inf")
+        mine = [t for t in slots if line_start <= t < line_end]
+        i = 0
+        for ev in parse_lyric_line(lyric[m], bars=True):
+            if ev[0] == "bar":
+                # "|" moves on to the next bar, unless the next note already starts one
+                if 0 < i < len(mine) and not any(mine[i - 1] < b <= mine[i] for b in bars):
+                    nxt = next((b for b in bars if b > mine[i - 1]), None)
+                    i = next((j for j, t in enumerate(mine) if nxt is not None and t >= nxt), len(mine))
+                continue
+            if i >= len(mine):
+                left += ev[0] == "syl"
+                continue
+            given[mine[i]] = ev
+            i += 1
+    if left:
+        warnings.append(f"{left} syllable(s) of the w: lines had no note left in their music line and are not sung")
+    sung: list[SungNote] = []
+    for s, d, p in notes:
+        cuts = [s] + [t for t in slots if s < t < s + d and given.get(t, ("",))[0] == "syl"] + [s + d]
+        for a, b in itertools.pairwise(cuts):
+            kind, text, syllabic = given.get(a, ("none", None, ""))
+            q = score.tpq
+            sung.append(SungNote(a / q, (b - a) / q, p, text, syllabic) if kind == "syl"
+                        else SungNote(a / q, (b - a) / q, p, extend=kind == "hold"))
+    qpm, changes = _tempo_map([(t.time / score.tpq, t.qpm) for t in score.tempos])
+    return Song(sung, qpm, str(score.meta.get("title", "")), warnings, changes)
 
 
 def _read_music21_song(path: Path) -> Song:
@@ -198,12 +368,11 @@ def _read_music21_song(path: Path) -> Song:
         notes.append(SungNote(s, d, p, text, syllabic))
     if not any(n.text for n in notes):
         notes = [replace(n, extend=False) for n in notes]
-    qpm = 100.0
-    marks = list(parsed.flatten().getElementsByClass("MetronomeMark"))
-    if marks and marks[0].getQuarterBPM():
-        qpm = float(marks[0].getQuarterBPM())
+    flat = parsed.flatten()
+    qpm, changes = _tempo_map([(float(m.getOffsetBySite(flat)), m.getQuarterBPM() or 0.0)
+                               for m in flat.getElementsByClass("MetronomeMark")])
     title = getattr(getattr(parsed, "metadata", None), "title", None) or ""
-    return Song(notes, qpm, str(title))
+    return Song(notes, qpm, str(title), tempos=changes)
 
 
 def read_song(path: str | Path) -> Song:

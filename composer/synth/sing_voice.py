@@ -2,9 +2,9 @@
 
 For each sung syllable eSpeak NG speaks its phonemes on one pitch; WORLD analyses that speech;
 each phoneme's frames (found from eSpeak's phoneme events) are stretched to the length the
-phoneme score gives it (consonants uniformly, vowels in their steady middle so the transitions
-keep their natural speed), levelled in loudness and re-synthesised with the score's F0. What
-it sounds like: a clear, slightly robotic speech voice held on pitch.
+phoneme score gives it (consonants never faster than spoken, vowels in their steady middle so
+the transitions keep their natural speed), levelled in loudness and re-synthesised with the
+score's F0. What it sounds like: a clear, slightly robotic speech voice held on pitch.
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ class DefaultVoice:
                 a, b = round(seg.start / _FP), min(round(seg.end / _FP), n)
                 if b <= a:
                     continue
-                src = _warp(spans[k][0], spans[k][1], b - a, self.ps.is_vowel(seg.phone))
+                before_vowel = not vowel or k < vowel[0]
+                src = _warp(spans[k][0], spans[k][1], b - a, self.ps.is_vowel(seg.phone), before_vowel)
                 mcep[a:b] = feat.mcep[src]
                 rows = feat.bap[src]
                 if seg.phone in _SONORANTS or self.ps.is_vowel(seg.phone):
@@ -144,13 +145,20 @@ class DefaultVoice:
         return WorldFeatures(out_f0, mcep, bap, self.sample_rate, self.fft_size)
 
 
-def _warp(first: int, end: int, length: int, vowel: bool) -> np.ndarray:
+def _warp(first: int, end: int, length: int, vowel: bool, before_vowel: bool = True) -> np.ndarray:
     """Source frame index for each of ``length`` target frames.
 
-    Consonants are resampled uniformly. Vowels keep up to 30 ms at each edge at natural speed
-    (the transitions carry the consonants' identity) and stretch the middle.
+    Vowels keep up to 30 ms at each edge at natural speed (the transitions carry the consonants'
+    identity) and stretch the middle. Consonants are stretched uniformly when longer than
+    spoken, but never sped up: eSpeak's slow speech gives e.g. a W of 200 ms, and squeezing it
+    into the 50 ms the score allows made its formant glide and fade-in 4x faster than speech,
+    which both YIN and pYIN then heard up to 1.5 semitones off the F0 (legato onsets looked
+    40 ms early). A shorter consonant keeps the frames next to its vowel, at natural speed.
     """
     src = end - first
+    if not vowel and length < src:
+        start = end - length if before_vowel else first
+        return start + np.arange(length)
     if not vowel or length <= src:
         return first + np.minimum((np.arange(length) * src / length).astype(int), src - 1)
     edge = min(6, src // 3, length // 3)
