@@ -1,6 +1,7 @@
 """MIDI tokenising speed: ours against MidiTok's REMI on symusic, and the older miditoolkit /
 pretty_midi parsers, on the same files in one process; then `compose tokenize` with 1 and 2
-workers. Also the cross-check on real music: how many files give MidiTok's exact token stream.
+workers (on data/midi-variants/, see bench/tokenize_scaling.py). Also the cross-check on real
+music: how many files give MidiTok's exact token stream.
 
 The files are music21's bundled scores written as MIDI by ``scripts/music21_midi.py`` (Bach,
 Beethoven, Mozart, Palestrina, Monteverdi, ...). Every library reads the same bytes from memory,
@@ -27,7 +28,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from composer.corpora.shards import read_midi_fast, tokenize_corpus
+from bench.tokenize_scaling import scaling
+from composer.corpora.shards import read_midi_fast
 from composer.errors import ComposerError
 from composer.io.midi import read_midi
 from composer.tokenizers.remi import RemiTokenizer, miditok_remi
@@ -133,21 +135,16 @@ def main() -> None:
 
     if args.no_scaling:
         return
-    print("\n`compose tokenize` end to end (walk, hash, parse, tokenise, write shards), by worker count:")
-    src = tempfile.mkdtemp(prefix="bench-midi-")
-    for i, b in enumerate(blobs):
-        Path(src, f"{i:05d}.mid").write_bytes(b)
-    base = None
-    for w in (1, 2):
-        with tempfile.TemporaryDirectory() as out:
-            t0 = time.perf_counter()
-            m = tokenize_corpus(src, out, workers=w, progress=False)
-            t = time.perf_counter() - t0
-        base = base or t
-        print(f"  {w} worker{'s' if w > 1 else ' '}: {len(blobs) / t:8,.1f} files/s, {m['tokens'] / t:11,.0f} tokens/s, "
-              f"speed-up {base / t:.2f}x  ({m['counts']['tokenized']} tokenized, {m['counts']['duplicates']} duplicates, "
-              f"{m['counts']['skipped']} skipped)")
-    print(f"  ({os.cpu_count()} CPUs on this machine)")
+    # worker scaling needs tens of thousands of files (on a few hundred, starting the pool is the figure)
+    big = os.path.join(ROOT, "data", "midi-variants")
+    if not os.path.isdir(big):
+        print(f"\n(no {big}: `python scripts/midi_variants.py` makes it; scaling measured on these "
+              f"{len(blobs)} files, too few for a fair figure)")
+        big = tempfile.mkdtemp(prefix="bench-midi-")
+        for i, b in enumerate(blobs):
+            Path(big, f"{i:05d}.mid").write_bytes(b)
+    print()
+    scaling(big, [1, 2], repeats=1)  # bench/tokenize_scaling.py for the median of several runs
 
 
 if __name__ == "__main__":

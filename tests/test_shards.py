@@ -98,6 +98,7 @@ def test_shards_are_the_same_with_more_workers_and_split_by_content(corpus, tmp_
     a = tokenize_corpus(corpus, tmp_path / "a", workers=1, shard_tokens=500, progress=False)
     b = tokenize_corpus(corpus, tmp_path / "b", workers=2, shard_tokens=500, progress=False)
     assert a["splits"] == b["splits"] and len(a["splits"]["train"]["shards"]) > 1
+    assert a["files"] == b["files"]  # every skip reason and duplicate too, through chunks of files
     for s in a["splits"]["train"]["shards"]:
         assert all(s["tokens"] <= 500 or s["files"] == 1 for s in a["splits"]["train"]["shards"])
         for part in ("tokens", "index"):
@@ -149,6 +150,39 @@ def test_interrupted_run_resumes_from_its_last_written_shard(corpus, tmp_path, m
     assert resumed["counts"] == fresh["counts"] and resumed["complete"]
     assert sorted(tuple(t.tolist()) for t in load_tokens(out, "train")) == \
         sorted(tuple(t.tolist()) for t in load_tokens(tmp_path / "fresh", "train"))
+
+
+def test_a_chunk_of_files_gives_what_each_file_gives(corpus):
+    """Workers take chunks of files and return one flat token array: nothing shifts between files."""
+    shards._init_worker(json.loads(json.dumps(TOK.to_dict())))
+    paths = sorted(str(p) for p in corpus.rglob("*.*"))
+    digests, lengths, flat, reasons = shards._work_chunk(paths)
+    at = 0
+    for i, path in enumerate(paths):
+        _, digest, ids, reason = shards._work(path)
+        assert digests[i] == digest and reasons.get(i) == reason
+        if ids is None:
+            assert lengths[i] == -1
+        else:
+            assert lengths[i] == len(ids) and np.array_equal(flat[at:at + len(ids)], ids)
+            at += len(ids)
+    assert at == len(flat) and flat.dtype == TOK.dtype and -1 in lengths
+
+
+def test_a_crashed_worker_is_one_clear_error_and_the_run_resumes(corpus, tmp_path, monkeypatch):
+    import multiprocessing
+    import os
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the crash is planted by monkeypatching, which only forked workers inherit")
+    work = shards._work
+    monkeypatch.setattr(shards, "_work", lambda path: os._exit(3) if path.endswith("song5.mid") else work(path))
+    with pytest.raises(CorpusError, match="a parsing process died"):
+        tokenize_corpus(corpus, tmp_path / "out", workers=2, shard_tokens=500, progress=False)
+    monkeypatch.setattr(shards, "_work", work)
+    resumed = tokenize_corpus(corpus, tmp_path / "out", workers=2, shard_tokens=500, progress=False)
+    fresh = tokenize_corpus(corpus, tmp_path / "fresh", workers=1, shard_tokens=500, progress=False)
+    assert resumed["counts"] == fresh["counts"] and resumed["files"].keys() == fresh["files"].keys()
 
 
 def test_two_runs_into_one_folder_cannot_interleave(corpus, tmp_path):

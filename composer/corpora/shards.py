@@ -8,9 +8,11 @@ Layout of the output folder::
     train-00000.index.npy       file boundaries in it: int64 offsets, one more than its files
     valid-00000..., test-00000...
 
-Files are parsed in worker processes (``workers``), in sorted path order, so the shards are the
-same whatever the worker count. Each file lands in train/valid/test by a hash of its *content*
-(identical files are one piece, kept once), so the split never changes when files are added.
+Files are read, hashed, parsed and tokenised in worker processes (``workers``), a chunk of files
+per task, and come back in sorted path order, so the shards are the same whatever the worker
+count; the parent only dedupes, splits and appends to shards, so the run scales with the workers.
+Each file lands in train/valid/test by a hash of its *content* (identical files are one piece,
+kept once), so the split never changes when files are added.
 A shard is written (atomically) when it reaches ``shard_tokens`` tokens, and then the manifest
 records its files: an interrupted run loses at most the open shards, and re-running skips
 every file the manifest already has (resumable). The whole run holds an exclusive lock on the
@@ -147,6 +149,74 @@ def _work(path: str) -> tuple[str, str, np.ndarray | None, str | None]:
     except Exception as e:  # noqa: BLE001 - a parser bug on a hostile file must not end a 100,000-file run
         return path, digest, None, f"unreadable ({type(e).__name__}: {' '.join(str(e).split())[:100]})"
     return path, digest, ids.astype(_TOKENIZER.dtype), None
+
+
+def _work_chunk(paths: list[str]) -> tuple[list[str], list[int], np.ndarray, dict[int, str]]:
+    """One task for a worker: many files, so the pool's cost per task (pickling, queues, waking the
+    parent) is paid once per chunk, not per file. Returns (sha1 per file, token count per file with
+    -1 for a skip, all kept files' tokens as one flat array, {position in chunk: skip reason})."""
+    digests, lengths, parts, reasons = [], [], [], {}
+    for i, path in enumerate(paths):
+        _, digest, ids, reason = _work(path)
+        digests.append(digest)
+        if ids is None:
+            lengths.append(-1)
+            reasons[i] = reason
+        else:
+            lengths.append(len(ids))
+            parts.append(ids)
+    tokens = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else np.empty(0, _TOKENIZER.dtype)
+    return digests, lengths, tokens, reasons
+
+
+def _chunk_results(paths: list[str], spec: dict, n_workers: int):
+    """``_work_chunk`` results for ``paths`` in order: in this process one file at a time, else in a
+    pool with a bounded number of chunks in flight (memory stays flat however big the corpus)."""
+    if n_workers <= 1 or len(paths) <= 1:
+        _init_worker(spec)
+        for p in paths:
+            yield _work_chunk([p])
+        return
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    # 64 files (~40 ms of work) per task makes the per-task cost negligible; smaller chunks for
+    # small corpora, so that every worker gets several and the last one does not run alone
+    size = max(1, min(64, len(paths) // (4 * n_workers)))
+    chunks = (paths[i:i + size] for i in range(0, len(paths), size))
+    # an executor, not a Pool: a worker killed by a parser crash ends the run with an error
+    # (BrokenProcessPool) instead of a hang; what is committed stays, so a rerun resumes
+    pool = ProcessPoolExecutor(n_workers, initializer=_init_worker, initargs=(spec,))
+    try:
+        window = deque(pool.submit(_work_chunk, c) for c in itertools.islice(chunks, 4 * n_workers))
+        while window:
+            result = window.popleft().result()
+            for c in itertools.islice(chunks, 1):
+                window.append(pool.submit(_work_chunk, c))
+            yield result
+    finally:
+        # wait: forked workers hold a copy of the folder lock's descriptor, so the lock is free
+        # only once they are gone (after a crash the executor has already killed the others)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _midi_files(src: Path) -> list[str]:
+    """Relative POSIX paths of the .mid/.midi files below ``src``, in sorted path order (by path
+    components, as sorted Paths are). ``os.scandir``: ~10x ``Path.rglob`` on 100,000 files."""
+    found, stack = [], [""]
+    while stack:
+        rel = stack.pop()
+        try:
+            entries = list(os.scandir(os.path.join(src, rel)))
+        except OSError:  # an unreadable subfolder is left out, as rglob leaves it out
+            continue
+        for e in entries:
+            r = f"{rel}/{e.name}" if rel else e.name
+            if e.is_dir(follow_symlinks=False):
+                stack.append(r)
+            elif os.path.splitext(e.name)[1].lower() in SUFFIXES and e.is_file():
+                found.append(r)
+    return sorted(found, key=lambda r: r.split("/"))
 
 
 def _reason_key(reason: str) -> str:
@@ -290,22 +360,22 @@ def tokenize_corpus(source, out_dir, *, tokenizer=None, workers: int = 0, shard_
             m = {"format": FORMAT, "version": VERSION, "source": str(src), "seed": seed, "tokenizer": spec,
                  "dtype": tokenizer.dtype.name, "shard_tokens": shard_tokens, "complete": False,
                  "splits": {s: {"shards": []} for s in SPLIT_NAMES}, "files": {}}
-        paths = sorted(p for p in src.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
-        todo = [p for p in paths if p.relative_to(src).as_posix() not in m["files"]]
+        todo = [rel for rel in _midi_files(src) if rel not in m["files"]]
         seen = {r["sha1"]: rel for rel, r in m["files"].items() if r["status"] == "ok"}
         writers = {s: _ShardWriter(out, s, len(m["splits"][s]["shards"]), m["shard_tokens"], tokenizer.dtype)
                    for s in SPLIT_NAMES}
         pending: dict[str, dict] = {}  # records whose shard is not written yet, or skips not yet saved
 
-        def commit(entry: dict | None, split: str) -> None:
+        def commit(entry: dict | None, split: str, save: bool = True) -> None:
             if entry is not None:
                 m["splits"][split]["shards"].append({k: v for k, v in entry.items() if k != "members"})
                 for rel in entry["members"]:
                     m["files"][rel] = pending.pop(rel)
             for rel in [r for r, rec in pending.items() if rec["status"] != "ok"]:
                 m["files"][rel] = pending.pop(rel)
-            _summary(m)
-            write_json(out / MANIFEST, m)
+            if save:
+                _summary(m)
+                write_json(out / MANIFEST, m)
 
         n_workers = workers or os.cpu_count() or 1
         try:
@@ -313,42 +383,37 @@ def tokenize_corpus(source, out_dir, *, tokenizer=None, workers: int = 0, shard_
         except ImportError:
             log.info("symusic is not installed: parsing MIDI with mido (`pip install symusic`: about 30x faster)")
         bar = tqdm(total=len(todo), unit="file", desc="tokenize", disable=not progress, smoothing=0.1)
-        pool = None
+        results = _chunk_results([os.path.join(src, rel) for rel in todo], spec, n_workers)
         try:
-            if n_workers > 1 and len(todo) > 1:
-                from concurrent.futures import ProcessPoolExecutor
-
-                # an executor, not a Pool: a worker killed by a parser crash ends the run with an
-                # error (BrokenProcessPool) instead of a hang; what is committed stays, so a rerun resumes
-                pool = ProcessPoolExecutor(n_workers, initializer=_init_worker, initargs=(spec,))
-                results = pool.map(_work, [str(p) for p in todo], chunksize=4)
-            else:
-                _init_worker(spec)
-                results = map(_work, [str(p) for p in todo])
-            tokens = 0
-            for path, digest, ids, reason in _guarded(results):
-                rel = Path(path).relative_to(src).as_posix()
-                bar.update(1)
-                if ids is None:
-                    pending[rel] = {"sha1": digest, "status": "skipped", "reason": reason}
-                    log.debug("skipped %s: %s", rel, reason)
-                elif digest in seen:
-                    pending[rel] = {"sha1": digest, "status": "duplicate", "of": seen[digest]}
-                else:
+            done = tokens = 0
+            # the parent only dedupes, splits and appends: parsing, hashing and tokenising are the workers'
+            for digests, lengths, flat, reasons in _guarded(results):
+                at = 0
+                for i, (rel, digest, n) in enumerate(zip(todo[done:done + len(digests)], digests, lengths)):
+                    if n < 0:
+                        reason = reasons[i]
+                        pending[rel] = {"sha1": digest, "status": "skipped", "reason": reason}
+                        log.debug("skipped %s: %s", rel, reason)
+                        continue
+                    ids, at = flat[at:at + n], at + n
+                    if digest in seen:
+                        pending[rel] = {"sha1": digest, "status": "duplicate", "of": seen[digest]}
+                        continue
                     seen[digest] = rel
                     split = _split_of(digest, seed)
-                    pending[rel] = {"sha1": digest, "status": "ok", "split": split, "tokens": len(ids)}
+                    pending[rel] = {"sha1": digest, "status": "ok", "split": split, "tokens": n}
                     closed = writers[split].add(ids, rel)
                     if closed is not None:
                         commit(closed, split)
-                    tokens += len(ids)
-                    bar.set_postfix(tokens=f"{tokens:,}", refresh=False)
+                    tokens += n
+                done += len(digests)
+                bar.update(len(digests))
+                bar.set_postfix(tokens=f"{tokens:,}", refresh=False)
         finally:
             bar.close()
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+            results.close()  # shuts the pool down (cancelling what is queued) on an error, too
         for split, w in writers.items():
-            commit(w.close(), split)
+            commit(w.close(), split, save=False)
         m["complete"] = True
         _summary(m)
         write_json(out / MANIFEST, m)
