@@ -33,7 +33,7 @@ CPU = {"jsb": {"epochs": 30, "batch_size": 4, "lr": 3e-3, "patience": 8, "size":
        "nottingham": {"epochs": 6, "batch_size": 2, "lr": 3e-3, "patience": 2, "size": "history4"},
        "musedata": {"epochs": 12, "batch_size": 8, "lr": 3e-3, "patience": 3, "size": "history4", "window": 256},
        "piano": {"epochs": 30, "batch_size": 4, "lr": 3e-3, "patience": 5, "size": "history4", "window": 256}}
-FULL = {"epochs": 200, "batch_size": 16, "lr": 1e-3, "patience": 20, "size": "full"}
+FULL = {"epochs": 200, "batch_size": 16, "lr": 1e-3, "patience": 20, "size": "full", "window": 256}
 
 
 def default_data_dir() -> Path:
