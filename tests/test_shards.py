@@ -222,6 +222,9 @@ def test_shard_data_windows(corpus, tmp_path):
     assert x["inputs"].shape == (4, 64) and x["inputs"].dtype.is_floating_point is False
     assert np.array_equal(x["inputs"][:, 1:][x["mask"][:, 1:] > 0], x["targets"][:, :-1][x["mask"][:, 1:] > 0])
     assert data.subset([0]).n_tokens == data.sizes[0]
+    short = data.windowed(16)  # compose train --window: the same shards in shorter windows
+    assert short.n_tokens == data.n_tokens and len(short) == sum(-(-(n - 1) // 16) for n in data.sizes)
+    assert next(iter(short.batches(4, seed=3)))["inputs"].shape == (4, 16)
 
 
 # ---------------------------------------------------------------------------- end to end
