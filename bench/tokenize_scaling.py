@@ -79,8 +79,8 @@ def scaling(src: str, workers: list[int], repeats: int) -> dict[int, tuple[float
 
     Each run also prints the CPU time other processes took meanwhile (the machine's total minus
     ours): the medians are over the runs where that was under 0.5 s, when there are any."""
-    files = [p for p in Path(src).rglob("*") if p.suffix.lower() in (".mid", ".midi")]
-    size = sum(len(p.read_bytes()) for p in files)  # and now they are in the page cache
+    files = shards._midi_files(Path(src))  # the files tokenize_corpus walks, in its order
+    size = sum(len(Path(src, rel).read_bytes()) for rel in files)  # and now they are in the page cache
     print(f"`compose tokenize` end to end on {len(files):,} files ({size / 1e6:.1f} MB) from {src}; "
           f"{os.cpu_count()} CPUs on this machine")
     runs: dict[int, list[tuple[float, float, float | None]]] = {w: [] for w in workers}

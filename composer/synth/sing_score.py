@@ -314,11 +314,11 @@ def _align_abc_lines(score, header: str, tune: str) -> Song:
     if left:
         warnings.append(f"{left} syllable(s) of the w: lines had no note left in their music line and are not sung")
     sung: list[SungNote] = []
+    q = score.tpq
     for s, d, p in notes:
         cuts = [s] + [t for t in slots if s < t < s + d and given.get(t, ("",))[0] == "syl"] + [s + d]
         for a, b in itertools.pairwise(cuts):
             kind, text, syllabic = given.get(a, ("none", None, ""))
-            q = score.tpq
             sung.append(SungNote(a / q, (b - a) / q, p, text, syllabic) if kind == "syl"
                         else SungNote(a / q, (b - a) / q, p, extend=kind == "hold"))
     qpm, changes = _tempo_map([(t.time / score.tpq, t.qpm) for t in score.tempos])
